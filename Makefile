@@ -1,0 +1,37 @@
+# The README's two commands: `make quickstart` (train + evaluate an agent) and `make test`.
+# Both create .venv when missing and install what they need. torch is pinned to the CPU wheel: an unpinned
+# torch pulls a multi-GB CUDA build.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+
+.PHONY: install quickstart test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(STAMP): $(PY) setup.cfg pyproject.toml
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[agents,dev]'
+	touch $@
+
+install: $(STAMP)
+
+quickstart: $(STAMP)
+	$(VENV)/bin/steptool play StepTool-ToolBench-v0 --agent oracle --episodes 200 --env-kwarg split=test_instruction
+	$(VENV)/bin/steptool play StepTool-ToolBench-v0 --agent random --episodes 200 --env-kwarg split=test_instruction
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: $(STAMP) lint
+	$(VENV)/bin/pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/env_throughput.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis

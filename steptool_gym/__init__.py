@@ -1,0 +1,62 @@
+"""StepTool-Gym: Gymnasium environments for multi-step tool use with step-grained rewards.
+
+Importing this package registers every environment, so ``gym.make("StepTool-ToolBench-v0")`` and
+``gym.make("steptool_gym:StepTool-ToolBench-v0")`` both work.
+"""
+
+from __future__ import annotations
+
+from gymnasium.envs.registration import register
+
+from steptool_gym.actions import FINISH, ActionError, ToolCall, parse_action
+from steptool_gym.backends import CallContext, CallResult, ChainBackend, PythonBackend, TemplateSimulator, ToolError
+from steptool_gym.catalog import API, Catalog, Parameter, function_name, standardize
+from steptool_gym.env import ToolUseEnv
+from steptool_gym.infos import EnvInfos
+from steptool_gym.rewards import REWARD_MODES, RewardComponents, RewardConfig
+from steptool_gym.spaces import ToolCallSpace, ToolText
+from steptool_gym.status import Status
+from steptool_gym.suite import Judge, Suite, Task, Verdict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "API",
+    "FINISH",
+    "REWARD_MODES",
+    "ActionError",
+    "CallContext",
+    "CallResult",
+    "Catalog",
+    "ChainBackend",
+    "EnvInfos",
+    "Judge",
+    "Parameter",
+    "PythonBackend",
+    "RewardComponents",
+    "RewardConfig",
+    "Status",
+    "Suite",
+    "Task",
+    "TemplateSimulator",
+    "ToolCall",
+    "ToolCallSpace",
+    "ToolError",
+    "ToolText",
+    "ToolUseEnv",
+    "Verdict",
+    "function_name",
+    "parse_action",
+    "standardize",
+]
+
+# ---------------------------------------------------------------------------------------------------------------
+# Registration (one flat block; every ID is versioned). Entry points are strings, so importing this package
+# stays cheap and a suite's optional dependencies are only needed when that suite is made.
+# ---------------------------------------------------------------------------------------------------------------
+
+# Synthetic ToolBench-style world with exact ground truth.
+register(id="StepTool-ToolBench-v0", entry_point="steptool_envs.toolbench.env:ToolBenchEnv")
+register(id="StepTool-ToolBench-G1-v0", entry_point="steptool_envs.toolbench.env:ToolBenchEnv", kwargs={"group": "G1"})
+register(id="StepTool-ToolBench-G2-v0", entry_point="steptool_envs.toolbench.env:ToolBenchEnv", kwargs={"group": "G2"})
+register(id="StepTool-ToolBench-G3-v0", entry_point="steptool_envs.toolbench.env:ToolBenchEnv", kwargs={"group": "G3"})

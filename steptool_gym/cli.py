@@ -1,0 +1,159 @@
+"""The ``steptool`` command line: ``envs``, ``play``, ``bench``, and (with the agents extra) ``train``/``eval``."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+
+__all__ = ["main"]
+
+
+def _env_ids() -> list[str]:
+    import steptool_gym  # noqa: F401 - registers the envs
+
+    return [env_id for env_id in gym.registry if env_id.startswith("StepTool-")]
+
+
+def _describe(env_id: str) -> str:
+    spec = gym.spec(env_id)
+    module, _, name = str(spec.entry_point).partition(":")
+    kwargs = ", ".join(f"{k}={v!r}" for k, v in spec.kwargs.items())
+    try:
+        cls = getattr(__import__(module, fromlist=[name]), name)
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+    except ImportError as exc:  # a suite whose extra is missing still gets listed
+        doc = f"(unavailable: {exc})"
+    return f"{doc} {('[' + kwargs + ']') if kwargs else ''}".strip()
+
+
+def _parse_kwargs(pairs: Sequence[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values are Python literals when they parse as one, else strings."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"steptool: --env-kwarg expects key=value, got {pair!r}")
+        try:
+            out[key] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            out[key] = raw
+    return out
+
+
+def _cmd_envs(args: argparse.Namespace) -> int:
+    rows = [(env_id, _describe(env_id)) for env_id in _env_ids()]
+    if args.json:
+        print(json.dumps([{"id": i, "description": d} for i, d in rows], indent=2))
+    else:
+        width = max(len(i) for i, _ in rows)
+        for env_id, desc in rows:
+            print(f"{env_id:<{width}}  {desc}")
+    return 0
+
+
+def _make(env_id: str, kwargs: dict[str, Any]) -> gym.Env:
+    if env_id not in _env_ids() and ":" not in env_id:
+        raise SystemExit(f"steptool: unknown env {env_id!r}; run 'steptool envs' for the list")
+    try:
+        return gym.make(env_id, **kwargs)
+    except (ImportError, ValueError, TypeError) as exc:
+        raise SystemExit(f"steptool: cannot make {env_id}: {exc}") from None
+
+
+def _cmd_play(args: argparse.Namespace) -> int:
+    from steptool_gym.evaluation import run_episodes, summarize
+    from steptool_gym.scripted import OracleAgent, RandomAgent
+
+    env = _make(args.env_id, _parse_kwargs(args.env_kwarg))
+    agent = OracleAgent() if args.agent == "oracle" else RandomAgent(args.seed)
+    if args.json:
+        results = run_episodes(env, agent, args.episodes, seed=args.seed)
+    else:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task(f"{args.agent} on {args.env_id}", total=args.episodes)
+            results = run_episodes(env, agent, args.episodes, seed=args.seed,
+                                   progress=lambda n: bar.update(task, completed=n))
+    summary = {"env": args.env_id, "agent": args.agent, "seed": args.seed, **summarize(results)}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        for key, value in summary.items():
+            print(f"{key:>20}: {value:.4f}" if isinstance(value, float) else f"{key:>20}: {value}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from steptool_gym.bench import env_throughput
+
+    _make(args.env_id, _parse_kwargs(args.env_kwarg)).close()  # fail early with a clear message
+    result = env_throughput(args.env_id, tasks=args.tasks, min_seconds=args.seconds, **_parse_kwargs(args.env_kwarg))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key:>20}: {value:,.1f}" if isinstance(value, float) else f"{key:>20}: {value}")
+    return 0
+
+
+def _forward(name: str, argv: list[str]) -> int:
+    try:
+        from steptool_agents import cli as agents_cli
+    except ImportError as exc:
+        print(f"steptool {name}: needs the agents extra ({exc}): pip install 'steptool-gym[agents]'", file=sys.stderr)
+        return 2
+    return int(getattr(agents_cli, f"{name}_main")(argv))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="steptool", description="StepTool-Gym: tool-use envs and step-grained RL")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("envs", help="list registered environment IDs")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_envs)
+
+    p = sub.add_parser("play", help="run a scripted agent and print its metrics")
+    p.add_argument("env_id")
+    p.add_argument("--agent", choices=("oracle", "random"), default="oracle")
+    p.add_argument("--episodes", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE", help="e.g. split=test_tool")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_play)
+
+    p = sub.add_parser("bench", help="benchmarks")
+    bench = p.add_subparsers(dest="what", required=True)
+    b = bench.add_parser("env", help="oracle-replay steps/s, resets/s and peak memory of one env")
+    b.add_argument("env_id")
+    b.add_argument("--tasks", type=int, default=200)
+    b.add_argument("--seconds", type=float, default=3.0)
+    b.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=_cmd_bench)
+
+    for name, text in (("train", "train an LLM agent (agents extra)"), ("eval", "evaluate an agent (agents extra)")):
+        p = sub.add_parser(name, help=text, add_help=False)
+        p.set_defaults(forward=name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("train", "eval"):
+        return _forward(argv[0], argv[1:])
+    args = _parser().parse_args(argv)
+    if args.command == "play" and args.episodes < 1:
+        raise SystemExit("steptool: --episodes must be >= 1")
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

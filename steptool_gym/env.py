@@ -1,0 +1,377 @@
+"""The engine: `ToolUseEnv`, a Gymnasium env over any `Suite` (see `steptool_gym.suite`)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+
+from steptool_gym.actions import ActionError, ToolCall, parse_action
+from steptool_gym.backends import CallContext
+from steptool_gym.catalog import API
+from steptool_gym.infos import EnvInfos
+from steptool_gym.prompts import render_observation, system_prompt
+from steptool_gym.rewards import UNSOLVED, RewardComponents, RewardConfig
+from steptool_gym.spaces import ToolCallSpace, ToolText
+from steptool_gym.status import Status
+from steptool_gym.suite import Suite, Task
+
+__all__ = ["EpisodeState", "StepRecord", "ToolUseEnv"]
+
+_RAW_ACTION_KEEP = 4096  # characters of an unparseable action kept in the conversation
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """One step of the conversation: the parsed call (None if unparseable), raw text, observation, status."""
+
+    call: ToolCall | None
+    raw: str
+    observation: str
+    status: Status
+    reward: float
+    components: RewardComponents
+
+
+@dataclass
+class EpisodeState:
+    """Everything that changes during an episode; `ToolUseEnv.snapshot` copies exactly this."""
+
+    task_index: int = -1
+    steps: int = 0
+    done: bool = False
+    history: list[StepRecord] = field(default_factory=list)
+    judge_state: Any = None
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Per-task values computed once: the task's APIs, schemas and reset observation."""
+
+    apis: dict[str, API]
+    tools: list[dict[str, Any]]
+    system: str
+    observation: str
+
+
+class ToolUseEnv(gym.Env[str, Any]):
+    """Multi-step tool use as an episodic Gymnasium env with StepTool's step-shaped rewards.
+
+    ## Description
+    Each episode is one task of a `Suite`: a user query and a set of candidate functions. The agent calls
+    functions one per step and ends with ``Finish``. Suites subclass this env to add their own loading
+    arguments; this class holds the engine shared by all of them.
+
+    ## Action Space
+    `ToolCallSpace`: ReAct text (``Thought/Action/Action Input``), a JSON or dict call ``{"name", "arguments"}``,
+    an OpenAI assistant message with ``tool_calls``, or a `ToolCall`. ``Finish`` takes ``return_type``
+    (``give_answer`` | ``give_up_and_restart``) and ``final_answer``.
+
+    ## Observation Space
+    `ToolText`: on reset, ToolBench's system prompt (function schemas included) and the query; on each step,
+    the tool response as ``{"error": ..., "response": ...}`` JSON, cut to `max_observation_length` characters
+    (+ ``"..."``), as ToolBench renders it. The conversation as OpenAI messages is `messages`; the schemas are
+    `tools` (or request both via ``infos``).
+
+    ## Rewards
+    See `steptool_gym.rewards`: by default ``(α·SC + Con/5)/(α+1)`` per tool call and ``IsSolved`` ∈
+    {1, 0.5, 0} at ``Finish``. Malformed actions score SC = Con = 0.
+
+    ## Episode End
+    Terminated when ``Finish`` is called (answer or give-up); truncated after `max_steps` steps.
+
+    ## Information
+    ``status`` (ToolBench's code, `Status`), ``reward_components`` (``SC``, ``Con``, ``IsSolved``),
+    ``gold_call`` on tool calls, ``is_solved`` at the end, ``backend`` when a backend answered; more via
+    ``infos`` (`EnvInfos`).
+
+    ## Arguments
+    ``max_steps=12``, ``max_observation_length=1024``, ``reward_mode="step"``, ``alpha=1.0``, ``reward_fn=None``,
+    ``infos=None``, ``strict_arguments=True``, ``render_mode=None`` (``"ansi"`` or ``"human"``).
+    Reset options: ``{"task_id": str}`` or ``{"task_index": int}`` pick the task; otherwise it is drawn from
+    the env's seeded generator.
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
+
+    def __init__(
+        self,
+        suite: Suite,
+        *,
+        max_steps: int = 12,
+        max_observation_length: int = 1024,
+        reward_mode: str = "step",
+        alpha: float = 1.0,
+        reward_fn: Any = None,
+        infos: EnvInfos | Any = None,
+        strict_arguments: bool = True,
+        max_prompt_length: int = 1 << 17,
+        render_mode: str | None = None,
+    ) -> None:
+        if max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1; got {max_steps}")
+        if max_observation_length < 1:
+            raise ValueError(f"max_observation_length must be >= 1; got {max_observation_length}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}; got {render_mode!r}")
+        if not suite.tasks:
+            raise ValueError(f"Suite {suite.name!r} has no tasks")
+        self.suite = suite
+        self.max_steps = int(max_steps)
+        self.max_observation_length = int(max_observation_length)
+        self.reward_config = RewardConfig(reward_mode, float(alpha), reward_fn)
+        self.infos = EnvInfos.coerce(infos)
+        self.strict_arguments = strict_arguments
+        self.render_mode = render_mode
+        self._task_index = {t.task_id: i for i, t in enumerate(suite.tasks)}
+        self.observation_space = ToolText(max(max_prompt_length, self.max_observation_length + 3))
+        self.action_space = ToolCallSpace(sorted({n for t in suite.tasks for n in t.api_names}))
+        self._prepared: dict[int, _Prepared] = {}
+        self._state = EpisodeState()
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def task(self) -> Task:
+        """The current task (after `reset`)."""
+        if self._state.task_index < 0:
+            raise gym.error.ResetNeeded("Call reset() before using the env")
+        return self.suite.tasks[self._state.task_index]
+
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        """The current task's function schemas in OpenAI format, Finish last."""
+        return self._prepare(self._state.task_index).tools
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The conversation so far as OpenAI-style chat messages (built on demand)."""
+        prepared = self._prepare(self._state.task_index)
+        out: list[dict[str, Any]] = [
+            {"role": "system", "content": prepared.system},
+            {"role": "user", "content": self.task.query},
+        ]
+        for i, rec in enumerate(self._state.history):
+            if rec.call is None:
+                out.append({"role": "assistant", "content": rec.raw})
+                out.append({"role": "user", "content": rec.observation})
+                continue
+            call_id = f"call_{i}"
+            out.append({"role": "assistant", "content": rec.call.thought, "tool_calls": [rec.call.to_openai(call_id)]})
+            out.append({"role": "tool", "tool_call_id": call_id, "name": rec.call.name, "content": rec.observation})
+        return out
+
+    @property
+    def history(self) -> tuple[StepRecord, ...]:
+        return tuple(self._state.history)
+
+    @property
+    def judge_state(self) -> Any:
+        """The judge's per-episode state (read-only use: oracles and analysis)."""
+        return self._state.judge_state
+
+    # ------------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        super().reset(seed=seed)
+        index = self._choose_task(options or {})
+        task = self.suite.tasks[index]
+        self._state = EpisodeState(task_index=index, judge_state=self.suite.judge.start(task))
+        prepared = self._prepare(index)
+        info: dict[str, Any] = {"task_id": task.task_id}
+        self._add_optional_info(info)
+        if self.render_mode == "human":
+            self.render()
+        return prepared.observation, info
+
+    def step(self, action: Any) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        state = self._state
+        if state.task_index < 0:
+            raise gym.error.ResetNeeded("Call reset() before step()")
+        if state.done:
+            raise gym.error.ResetNeeded("The episode has ended; call reset() before step()")
+        state.steps += 1
+        task = self.suite.tasks[state.task_index]
+        info: dict[str, Any] = {}
+        terminated = False
+        try:
+            call: ToolCall | None = parse_action(action)
+        except ActionError as exc:
+            call, status, error = None, exc.status, exc.message
+            components = RewardComponents(0.0, 0.0)
+            response: Any = ""
+        except RecursionError:
+            call, status, error = None, Status.INPUT_ERROR, "Action is nested too deeply"
+            components = RewardComponents(0.0, 0.0)
+            response = ""
+        else:
+            if call.is_finish:
+                status, error, response, components = self._finish(task, call)
+                terminated = status in (Status.FINAL_ANSWER, Status.GIVE_UP)
+            else:
+                status, error, response, components = self._tool_call(task, call, info)
+        reward = self.reward_config(components)
+        observation = self._render_response(error, response)
+        state.history.append(StepRecord(call, "" if call is not None else _raw_text(action), observation,
+                                        status, reward, components))
+        truncated = not terminated and state.steps >= self.max_steps
+        state.done = terminated or truncated
+        info["status"] = int(status)
+        info["reward_components"] = components.as_dict()
+        if state.done:
+            info["is_solved"] = components.solved if components.solved is not None else UNSOLVED
+        self._add_optional_info(info)
+        if self.render_mode == "human":
+            self.render()
+        return observation, reward, terminated, truncated, info
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human'")
+            return None
+        lines = [f"[{self.task.task_id}] {self.task.query}"]
+        for i, rec in enumerate(self._state.history, 1):
+            act = rec.call.to_react().replace("\n", " | ") if rec.call else rec.raw[:200]
+            lines.append(f"step {i} [{rec.status.name} r={rec.reward:.3f}] {act}\n  -> {rec.observation[:300]}")
+        text = "\n".join(lines)
+        if self.render_mode == "human":
+            print(text)
+            return None
+        return text
+
+    # ------------------------------------------------------------------ snapshots
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of the episode state and RNG: `restore` returns the env to exactly this point."""
+        return {"state": copy.deepcopy(self._state), "rng": copy.deepcopy(self.np_random.bit_generator.state)}
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Return to a state taken by `snapshot` (the snapshot itself stays reusable)."""
+        self._state = copy.deepcopy(snapshot["state"])
+        self.np_random.bit_generator.state = copy.deepcopy(snapshot["rng"])
+
+    # ------------------------------------------------------------------ oracle / state key
+    def oracle_action(self) -> ToolCall | None:
+        """The suite's gold policy's next call in the current state (None if the suite has no gold)."""
+        return self.suite.oracle_action(self.task, self._state.judge_state)
+
+    def state_key(self) -> str:
+        """A stable hash of the task-relevant state (see `EnvInfos.state_key`)."""
+        return self.suite.state_key(self.task, self._state.judge_state)
+
+    # ------------------------------------------------------------------ internals
+    def _choose_task(self, options: Mapping[str, Any]) -> int:
+        if "task_id" in options:
+            task_id = options["task_id"]
+            if task_id not in self._task_index:
+                raise ValueError(f"Unknown task_id {task_id!r} for suite {self.suite.name!r}")
+            return self._task_index[task_id]
+        if "task_index" in options:
+            index = int(options["task_index"])
+            if not 0 <= index < len(self.suite.tasks):
+                raise ValueError(f"task_index must be in [0, {len(self.suite.tasks)}); got {index}")
+            return index
+        return int(self.np_random.integers(len(self.suite.tasks)))
+
+    def _prepare(self, index: int) -> _Prepared:
+        if index < 0:
+            raise gym.error.ResetNeeded("Call reset() before using the env")
+        prepared = self._prepared.get(index)
+        if prepared is None:
+            task = self.suite.tasks[index]
+            catalog = self.suite.catalog
+            apis = {name: catalog[name] for name in task.api_names}
+            tools = catalog.schemas(task.api_names)
+            seen: dict[str, str] = {}
+            for api in apis.values():
+                seen.setdefault(api.tool_name, catalog.tool_descriptions.get(api.tool_name, api.tool_description))
+            system = system_prompt(list(seen.items()), tools)
+            observation = render_observation(system, task.query)
+            if len(observation) > self.observation_space.max_length:
+                raise ValueError(
+                    f"Task {task.task_id!r}: prompt of {len(observation)} characters exceeds max_prompt_length="
+                    f"{self.observation_space.max_length}"
+                )
+            prepared = self._prepared[index] = _Prepared(apis, tools, system, observation)
+        return prepared
+
+    def _tool_call(self, task: Task, call: ToolCall, info: dict[str, Any]) -> tuple[Status, str, Any, RewardComponents]:
+        api = self._prepare(self._state.task_index).apis.get(call.name)
+        if api is None:
+            return Status.NO_SUCH_FUNCTION, f"No such function name: {call.name}", "", RewardComponents(0.0, 0.0)
+        problem = api.validate(call.arguments, self.strict_arguments)
+        if problem is not None:
+            return Status.INPUT_ERROR, problem, "", RewardComponents(0.0, 0.0)
+        context = CallContext(self._state.steps, self._state.counters)
+        result = self.suite.backend.call(api, call.arguments, context)
+        if result is None:  # a bare backend with no answer
+            return Status.API_NOT_WORKING, f"{call.name} is not available", "", RewardComponents(0.0, 0.0)
+        verdict = self.suite.judge.judge_call(task, self._state.judge_state, call, result)
+        info["backend"] = result.backend
+        if verdict.gold_call is not None:
+            info["gold_call"] = verdict.gold_call
+        return result.status, result.error, result.response, RewardComponents(float(verdict.sc), float(verdict.con))
+
+    def _finish(self, task: Task, call: ToolCall) -> tuple[Status, str, Any, RewardComponents]:
+        args = call.arguments
+        return_type = args.get("return_type")
+        final_answer = args.get("final_answer", "")
+        if return_type not in ("give_answer", "give_up_and_restart"):
+            msg = "Finish needs return_type 'give_answer' or 'give_up_and_restart'"
+            return Status.INPUT_ERROR, msg, "", RewardComponents(0.0, 0.0)
+        if not isinstance(final_answer, str):
+            return Status.INPUT_ERROR, "Finish's final_answer must be a string", "", RewardComponents(0.0, 0.0)
+        if return_type == "give_up_and_restart":
+            return Status.GIVE_UP, "", "chose to give up and restart", RewardComponents(0.0, 0.0, UNSOLVED)
+        solved = float(self.suite.judge.judge_finish(task, self._state.judge_state, call))
+        return Status.FINAL_ANSWER, "", "successfully giving the final answer.", RewardComponents(0.0, 0.0, solved)
+
+    def _render_response(self, error: str, response: Any) -> str:
+        try:
+            text = json.dumps({"error": error, "response": response})
+        except (TypeError, ValueError):
+            text = json.dumps({"error": error, "response": str(response)})
+        limit = self.max_observation_length
+        return text if len(text) <= limit else text[:limit] + "..."
+
+    def _add_optional_info(self, info: dict[str, Any]) -> None:
+        wanted = self.infos
+        if wanted == _NO_INFOS:
+            return
+        if wanted.messages:
+            info["messages"] = self.messages
+        if wanted.tools:
+            info["tools"] = self.tools
+        if wanted.task:
+            t = self.task
+            info["task"] = {"task_id": t.task_id, "query": t.query, "group": t.group, "split": t.split}
+        if wanted.gold:
+            info["gold"] = self.task.gold
+        if wanted.state_key:
+            info["state_key"] = self.state_key()
+        if wanted.admissible_calls:
+            info["admissible_calls"] = self.admissible_calls()
+
+    def admissible_calls(self) -> list[ToolCall]:
+        """Candidate calls for discrete-action adapters (suites override `Suite.admissible_calls`)."""
+        fn = getattr(self.suite, "admissible_calls", None)
+        if fn is None:
+            raise NotImplementedError(f"Suite {self.suite.name!r} does not offer admissible calls")
+        return list(fn(self.task, self._state.judge_state, self._state.history))
+
+
+_NO_INFOS = EnvInfos()
+
+
+def _raw_text(action: Any) -> str:
+    if isinstance(action, str):
+        return action[:_RAW_ACTION_KEEP]
+    try:
+        return json.dumps(action, default=str)[:_RAW_ACTION_KEEP]
+    except (TypeError, ValueError, RecursionError):
+        return repr(type(action))
