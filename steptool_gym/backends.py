@@ -52,14 +52,17 @@ class CallResult:
 
 @dataclass(slots=True)
 class CallContext:
-    """Per-episode facts a backend may use: the call's index in the episode and per-episode counters.
+    """Per-episode facts a backend may use: the call's index, per-episode counters and the judge state.
 
     `counters` is part of the episode state (snapshotted with the env), so flaky behaviour such as "fails on
-    the first attempt" replays identically after a restore.
+    the first attempt" replays identically after a restore. `episode` is the judge's per-episode state: a
+    stateful simulator (BFCL's API classes, τ²-bench's database) keeps its world there, never in the shared
+    suite, so snapshots copy it and two envs never share it.
     """
 
     step: int = 0
     counters: dict[str, int] | None = None
+    episode: Any = None
 
     def bump(self, key: str) -> int:
         """Increment and return the per-episode counter `key` (1 on first use)."""

@@ -25,6 +25,7 @@ __all__ = [
     "API",
     "FINISH_SCHEMA",
     "Catalog",
+    "FunctionAPI",
     "Parameter",
     "change_name",
     "function_name",
@@ -226,6 +227,59 @@ class API:
             if key not in arguments:
                 return f"Missing required parameter '{key}' for {self.name}"
         return None
+
+
+@dataclass(frozen=True, eq=False)
+class FunctionAPI(API):
+    """A function defined by its own OpenAI schema (BFCL, τ²-bench) rather than ToolBench's fields.
+
+    The model-facing name is the schema's ``name`` as is (no ``_for_<tool>`` suffix), the schema is shown
+    unchanged, and `validate` checks top-level argument names and (when `typed`) their JSON types; nested
+    values are the tool's own business. `tool_name` only groups functions in the prompt's tool list.
+    """
+
+    schema: Mapping[str, Any] = field(default_factory=dict)
+    typed: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", str(self.schema.get("name") or self.api_name))
+
+    def to_openai(self) -> dict[str, Any]:
+        return dict(self.schema)
+
+    def validate(self, arguments: Mapping[str, Any], strict: bool = True) -> str | None:
+        parameters = self.schema.get("parameters") or {}
+        properties: Mapping[str, Any] = parameters.get("properties") or {}
+        for key, value in arguments.items():
+            spec = properties.get(key)
+            if spec is None:
+                allowed = ", ".join(sorted(properties)) or "none"
+                return f"Unexpected parameter '{_clip(key)}' for {self.name}; allowed parameters: {allowed}"
+            expected = spec.get("type") if isinstance(spec, Mapping) else None
+            if self.typed and expected is not None and not _fits_schema_type(value, expected, strict):
+                return f"Parameter '{key}' of {self.name} must be of type {expected}, got {type(value).__name__}"
+        for key in parameters.get("required") or ():
+            if key not in arguments:
+                return f"Missing required parameter '{key}' for {self.name}"
+        return None
+
+
+def _fits_schema_type(value: Any, expected: Any, strict: bool) -> bool:
+    """JSON-schema type check; a list of types is a union, unknown type names accept anything."""
+    if isinstance(expected, list):
+        return any(_fits_schema_type(value, t, strict) for t in expected)
+    if expected in ("string", "integer", "boolean"):
+        return _check_type(value, expected, strict)
+    if expected == "number":
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        return numeric or (not strict and isinstance(value, str) and _looks_numeric(value))
+    if expected == "array":
+        return isinstance(value, list)
+    if expected == "object":
+        return isinstance(value, Mapping)
+    if expected == "null":
+        return value is None
+    return True
 
 
 def _clip(text: str, limit: int = 64) -> str:

@@ -103,7 +103,20 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _algo(argv: list[str]) -> str:
+    for i, arg in enumerate(argv):
+        if arg == "--algo" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--algo="):
+            return arg.split("=", 1)[1]
+    return ""
+
+
 def _forward(name: str, argv: list[str]) -> int:
+    if name == "train" and _algo(argv).startswith("sb3-"):
+        from steptool_gym.sb3_train import train_main
+
+        return train_main(argv)
     try:
         from steptool_agents import cli as agents_cli
     except ImportError as exc:

@@ -284,7 +284,9 @@ class ToolUseEnv(gym.Env[str, Any]):
         prepared = self._prepared.get(index)
         if prepared is None:
             task = self.suite.tasks[index]
-            catalog = self.suite.catalog
+            # A suite whose function names clash across tasks (ToolBench's 64-character cut) gives per-task ones.
+            task_catalog = getattr(self.suite, "task_catalog", None)
+            catalog = task_catalog(task) if task_catalog is not None else self.suite.catalog
             apis = {name: catalog[name] for name in task.api_names}
             tools = catalog.schemas(task.api_names)
             seen: dict[str, str] = {}
@@ -307,7 +309,7 @@ class ToolUseEnv(gym.Env[str, Any]):
         problem = api.validate(call.arguments, self.strict_arguments)
         if problem is not None:
             return Status.INPUT_ERROR, problem, "", RewardComponents(0.0, 0.0)
-        context = CallContext(self._state.steps, self._state.counters)
+        context = CallContext(self._state.steps, self._state.counters, self._state.judge_state)
         result = self.suite.backend.call(api, call.arguments, context)
         if result is None:  # a bare backend with no answer
             return Status.API_NOT_WORKING, f"{call.name} is not available", "", RewardComponents(0.0, 0.0)

@@ -73,3 +73,7 @@ class Suite(Protocol):
     def state_key(self, task: Task, state: Any) -> str:
         """A stable hash of the task-relevant state (see `EnvInfos.state_key`)."""
         ...
+
+    # Optional hooks, looked up with getattr:
+    #   task_catalog(task) -> Catalog            per-task APIs when names clash across tasks
+    #   admissible_calls(task, state, history)   candidate calls for discrete-action adapters

@@ -92,11 +92,36 @@ class ToySuite:
                 return ToolCall(name, dict(args), "next gold call")
         return ToolCall("Finish", {"return_type": "give_answer", "final_answer": f"It is {task.gold.facts[0]} C"})
 
+    def admissible_calls(self, task: Task, state: ToyState, history: Any) -> list[ToolCall]:
+        names = task.api_names
+        words = [w.strip("?") for w in task.query.split() if w[:1].isupper()]
+        seen_ids = sorted({r["city_id"] for rec in history if rec.status == Status.OK and rec.call is not None
+                           and rec.call.name == names[0] for r in _results(rec.observation)})
+        temps = [str(t) for rec in history if rec.call is not None and rec.call.name == names[1]
+                 for t in [_temp(rec.observation)] if t is not None]
+        calls = [ToolCall(names[0], {"name": w}) for w in words]
+        calls += [ToolCall(names[1], {"city_id": i}) for i in seen_ids]
+        calls.append(ToolCall("Finish", {"return_type": "give_answer", "final_answer": " ".join(temps) or "unknown"}))
+        return calls
+
     def state_key(self, task: Task, state: ToyState) -> str:
         return f"{task.task_id}:{sorted(state.done)}"
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (load_toy, ())
+
+
+def _results(observation: str) -> list[dict[str, Any]]:
+    import json
+
+    return json.loads(observation)["response"].get("results", [])
+
+
+def _temp(observation: str) -> float | None:
+    import json
+
+    response = json.loads(observation)["response"]
+    return response.get("temp_c") if isinstance(response, dict) else None
 
 
 @functools.cache

@@ -1,0 +1,77 @@
+"""SB3 adapters: encoding and discrete-call wrappers pass SB3's checker and map indices to the right calls."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from toy_suite import make_toy_env
+
+from steptool_gym import Status
+from steptool_gym.wrappers import ByteTokenizer, DiscreteToolCalls, EncodeObservation, HashingTokenizer, make_sb3_env
+
+sb3 = pytest.importorskip("stable_baselines3", reason="the sb3 extra is not installed")
+from stable_baselines3.common.env_checker import check_env  # noqa: E402
+
+gym.register("ToyToolSB3-v0", entry_point="toy_suite:make_toy_env")
+
+
+def wrapped(**kw):
+    return make_sb3_env("ToyToolSB3-v0", **kw)
+
+
+def test_tokenizers_are_deterministic_and_in_range():
+    tok = HashingTokenizer(64)
+    ids = tok.encode("What is the Temperature in Paris?")
+    assert ids == tok.encode("what is the temperature in paris ?") and all(1 <= i < 64 for i in ids)
+    assert ByteTokenizer().encode("é") == [0xC3 + 1, 0xA9 + 1]
+
+
+def test_sb3_check_env_on_wrapped_env():
+    check_env(wrapped(), warn=True)
+    check_env(wrapped(context="conversation", bow_dim=0, tokenizer=ByteTokenizer()), warn=True)
+
+
+def test_discrete_actions_follow_admissible_calls_and_mask():
+    env = wrapped(max_candidates=8)
+    obs, _ = env.reset(seed=0, options={"task_id": "toy-paris"})
+    calls = [(c.name, dict(c.arguments)) for c in env.candidates]
+    assert calls[:2] == [("search_city_for_city_finder", {"name": "What"}),
+                         ("search_city_for_city_finder", {"name": "Paris"})] and calls[2][0] == "Finish"
+    assert obs["action_mask"].tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
+    assert env.action_masks().tolist() == [True] * 3 + [False] * 5
+    obs, reward, *_ = env.step(1)  # search Paris: a gold call
+    assert reward == 1.0
+    weather = [i for i, c in enumerate(env.candidates) if c.name.startswith("current_weather")]
+    assert weather and obs["candidates"].reshape(8, -1)[weather[0], -1] == 1.0  # argument from last response
+    env.step(weather[0])
+    finish = [i for i, c in enumerate(env.candidates) if c.is_finish][0]
+    *_, terminated, _, info = env.step(finish)
+    assert terminated and info["is_solved"] == 1.0
+
+
+def test_empty_slot_is_an_invalid_call():
+    env = wrapped(max_candidates=8)
+    env.reset(seed=0, options={"task_id": "toy-paris"})
+    *_, info = env.step(7)
+    assert info["status"] == Status.NO_SUCH_FUNCTION
+
+
+def test_reward_mode_reaches_the_wrapper_unchanged():
+    env = wrapped(reward_mode="final")
+    env.reset(seed=0, options={"task_id": "toy-paris"})
+    assert env.step(1)[1] == 0.0
+
+
+def test_wrapper_argument_validation():
+    with pytest.raises(TypeError, match="EncodeObservation first"):
+        DiscreteToolCalls(make_toy_env())
+    with pytest.raises(ValueError, match="context"):
+        EncodeObservation(make_toy_env(), context="all")
+
+
+def test_encoding_is_deterministic():
+    a, b = wrapped(), wrapped()
+    oa, _ = a.reset(seed=3)
+    ob, _ = b.reset(seed=3)
+    assert all(np.array_equal(oa[k], ob[k]) for k in oa)
