@@ -125,6 +125,33 @@ def _forward(name: str, argv: list[str]) -> int:
     return int(getattr(agents_cli, f"{name}_main")(argv))
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from steptool_gym.endpoint_agent import EndpointAgent
+    from steptool_gym.records import metrics, to_pass_rate_records
+    from steptool_gym.scripted import OracleAgent, RandomAgent
+    from steptool_gym.search import run_search
+
+    kwargs = _parse_kwargs(args.env_kwarg)
+    if args.split:
+        kwargs["split"] = args.split
+    env = _make(args.env, kwargs)
+    if args.agent == "endpoint":
+        if not args.endpoint or not args.endpoint_model:
+            raise SystemExit("steptool eval: --agent endpoint needs --endpoint URL and --endpoint-model NAME")
+        agent: Any = EndpointAgent(args.endpoint, args.endpoint_model, temperature=args.temperature)
+    else:
+        agent = OracleAgent() if args.agent == "oracle" else RandomAgent(args.seed)
+    extra = {"width": args.width, "max_calls": args.max_calls} if args.strategy == "dfsdt" else {}
+    results = run_search(args.strategy, env, agent, args.episodes, seed=args.seed, **extra)
+    summary = {"env": args.env, "agent": args.agent, "strategy": args.strategy, "split": args.split,
+               "episodes": len(results), **metrics(results)}
+    if args.records:
+        with open(args.records, "w", encoding="utf-8") as fh:
+            json.dump(to_pass_rate_records(results), fh, indent=2)
+    print(json.dumps(summary, indent=2) if args.json else "\n".join(f"{k:>20}: {v}" for k, v in summary.items()))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="steptool", description="StepTool-Gym: tool-use envs and step-grained RL")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -152,15 +179,32 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=_cmd_bench)
 
-    for name, text in (("train", "train an LLM agent (agents extra)"), ("eval", "evaluate an agent (agents extra)")):
-        p = sub.add_parser(name, help=text, add_help=False)
-        p.set_defaults(forward=name)
+    p = sub.add_parser("eval", help="evaluate an agent with CoT@1 or DFSDT (--model DIR: a trained LLM agent)")
+    p.add_argument("--env", required=True)
+    p.add_argument("--agent", choices=("oracle", "random", "endpoint"), default="oracle")
+    p.add_argument("--strategy", choices=("cot", "dfsdt"), default="cot")
+    p.add_argument("--split", default=None)
+    p.add_argument("--episodes", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=int, default=2, help="DFSDT children per node")
+    p.add_argument("--max-calls", type=int, default=30, help="DFSDT agent-call budget per query")
+    p.add_argument("--endpoint", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--endpoint-model", help="model name served at --endpoint")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--records", help="write per-query records (pass_rate_results layout) to this JSON file")
+    p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("train", help="train an agent: LLM algorithms (agents extra) or sb3-* (sb3 extra)",
+                       add_help=False)
+    p.set_defaults(forward="train")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("train", "eval"):
+    if argv and (argv[0] == "train" or (argv[0] == "eval" and "--model" in argv)):
         return _forward(argv[0], argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "play" and args.episodes < 1:

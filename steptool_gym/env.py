@@ -35,6 +35,7 @@ class StepRecord:
     status: Status
     reward: float
     components: RewardComponents
+    gold_call: bool | None = None
 
 
 @dataclass
@@ -219,7 +220,7 @@ class ToolUseEnv(gym.Env[str, Any]):
         reward = self.reward_config(components)
         observation = self._render_response(error, response)
         state.history.append(StepRecord(call, "" if call is not None else _raw_text(action), observation,
-                                        status, reward, components))
+                                        status, reward, components, info.get("gold_call")))
         truncated = not terminated and state.steps >= self.max_steps
         state.done = terminated or truncated
         info["status"] = int(status)
