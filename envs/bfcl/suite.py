@@ -1,0 +1,438 @@
+"""BFCL v4 multi-turn as a `Suite`: tasks, function catalog, simulator backend and BFCL's checker.
+
+Data, function docs and the eight stateful API simulators come from the ``bfcl-eval`` package (installed with
+``--no-deps``; the simulators need only the standard library and mpmath). Ground truth is a list of Python call
+strings per turn, e.g. ``cd(folder='document')``: they are parsed with `ast` (literal arguments only) and run
+by dispatching methods on simulator instances, never evaluated.
+
+Scoring follows ``bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker``: after each turn whose ground
+truth is non-empty, the model must have made a call in that turn, every simulator's public attributes must
+equal those of a ground-truth replay (state check), and the turn's ground-truth execution results must all
+appear among the model's results of all turns so far (unordered response check). The entry is solved when
+every such turn passes. BFCL's own `state_checker` and `response_checker` do the comparisons.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import functools
+import glob
+import hashlib
+import importlib
+import inspect
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from steptool_gym.actions import FINISH, ToolCall
+from steptool_gym.backends import CallContext, CallResult
+from steptool_gym.catalog import API, Catalog, FunctionAPI
+from steptool_gym.errors import DataError, MissingExtraError
+from steptool_gym.status import Status
+from steptool_gym.suite import Task, Verdict
+
+__all__ = [
+    "CATEGORIES",
+    "BFCLBackend",
+    "BFCLEpisode",
+    "BFCLGold",
+    "BFCLJudge",
+    "BFCLSuite",
+    "GoldCall",
+    "bfcl_result_text",
+    "load_bfcl",
+    "parse_call",
+]
+
+CATEGORIES = ("base", "miss_func", "miss_param", "long_context")
+ENV_ID = "StepTool-BFCL-MultiTurn-v0"
+# The eight simulators of the multi-turn categories (BFCL also ships web-search/memory ones, which need network
+# access or heavy dependencies and are not used by these categories).
+CLASSES = ("GorillaFileSystem", "MathAPI", "MessageAPI", "TwitterAPI", "TicketAPI", "TradingBot", "TravelAPI",
+           "VehicleControlAPI")
+_CALL_CHARS_MAX = 20_000  # a ground-truth call string longer than this is malformed data
+_TYPE_MAP = {"dict": "object", "float": "number", "tuple": "array", "any": None}
+
+
+@functools.cache
+def _bfcl() -> Any:
+    """The ``bfcl_eval`` package (or a `MissingExtraError` naming what to install)."""
+    try:
+        return importlib.import_module("bfcl_eval")
+    except ImportError:
+        # bfcl-eval's declared dependencies are heavy (model SDKs, torch); the simulators need none of them.
+        raise MissingExtraError(ENV_ID, "bfcl",
+                                "bfcl-eval [pip install --no-deps bfcl-eval]") from None
+
+
+def _data_dir() -> Path:
+    return Path(_bfcl().__file__).parent / "data"
+
+
+def _latest(pattern: str) -> Path:
+    """The newest BFCL version of a data file (``BFCL_v4_…`` today; later releases bump the number)."""
+    paths = sorted(glob.glob(str(_data_dir() / pattern)))
+    if not paths:
+        raise DataError(f"{_data_dir() / pattern}: no such BFCL data file in the installed bfcl-eval")
+    return Path(paths[-1])
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read BFCL JSON lines ({exc})") from None
+
+
+# ------------------------------------------------------------------ call strings
+def parse_call(text: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """Parse one ground-truth call string ``name(arg, key=value)`` with literal arguments only."""
+    if len(text) > _CALL_CHARS_MAX:
+        raise DataError(f"BFCL call string of {len(text)} characters exceeds {_CALL_CHARS_MAX}")
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            raise ValueError("not a plain function call")
+        args = tuple(ast.literal_eval(a) for a in node.args)
+        kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg is not None}
+        if len(kwargs) != len(node.keywords):
+            raise ValueError("**kwargs are not supported")
+    except (SyntaxError, ValueError, TypeError, RecursionError) as exc:
+        raise DataError(f"BFCL call {text[:200]!r}: {exc}") from None
+    return node.func.id, args, kwargs
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-able canonical form of simulator state: sorted mappings, objects as their public attributes."""
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(repr(v) for v in value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if hasattr(value, "__dict__"):
+        # `parent` is GorillaFileSystem's back-pointer up the directory tree; following it would loop.
+        return {k: _canonical(v) for k, v in sorted(vars(value).items()) if not k.startswith("_") and k != "parent"}
+    return repr(value)
+
+
+def bfcl_result_text(value: Any) -> str:
+    """A call's result as BFCL's executor records it (``execute_multi_turn_func_call``)."""
+    if type(value) is str:
+        return value
+    if type(value) is dict:
+        try:
+            return json.dumps(value)
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+
+
+# ------------------------------------------------------------------ tasks and gold
+@dataclass(frozen=True)
+class GoldCall:
+    """One ground-truth call: `arguments` by keyword, `key` the call with defaults applied (for matching)."""
+
+    name: str
+    arguments: Mapping[str, Any]
+    key: str
+    source: str
+
+
+@dataclass(frozen=True)
+class BFCLGold:
+    """Ground truth of one entry: calls per turn, functions held out until a turn (miss_func), scenario."""
+
+    turns: tuple[tuple[GoldCall, ...], ...]
+    holdout: Mapping[int, tuple[str, ...]]
+    initial_config: Mapping[str, Any]
+    involved_classes: tuple[str, ...]
+    long_context: bool
+
+
+@dataclass(frozen=True)
+class _TurnGold:
+    """A ground-truth replay after one turn: simulator instances (never mutated) and BFCL result strings."""
+
+    instances: Mapping[str, Any]
+    results: tuple[str, ...]
+
+
+@dataclass
+class BFCLEpisode:
+    """Per-episode judge state: the model's simulators, turn progress and the checks of ended turns."""
+
+    instances: dict[str, Any]
+    turn: int = 0
+    turn_calls: int = 0
+    results: list[str] = field(default_factory=list)
+    matched: list[bool] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    finished: bool = False
+
+    @property
+    def solved(self) -> bool:
+        return all(c["valid"] for c in self.checks)
+
+
+# ------------------------------------------------------------------ backend and judge
+class BFCLBackend:
+    """Runs a validated call on the episode's simulator instance and logs BFCL's result string."""
+
+    name = "bfcl"
+
+    def call(self, api: API, arguments: Mapping[str, Any], context: CallContext) -> CallResult | None:
+        episode = context.episode
+        if not isinstance(episode, BFCLEpisode):
+            return None
+        instance = episode.instances[api.tool_name]  # a task offers only its involved classes' functions
+        episode.turn_calls += 1
+        try:
+            # Simulators keep references to argument lists (e.g. a tweet's tags); a copy keeps the caller's
+            # objects out of the world, as BFCL's eval of a call string does.
+            value = getattr(instance, api.api_name)(**copy.deepcopy(dict(arguments)))
+        except Exception as exc:  # noqa: BLE001 - a failing simulator call is an observation, as in BFCL
+            message = f"Error during execution: {exc}"
+            episode.results.append(message)
+            return CallResult(message[:1000], "", Status.REQUEST_ERROR, self.name)
+        episode.results.append(bfcl_result_text(value))
+        if isinstance(value, dict) and "error" in value:
+            return CallResult(str(value["error"]), "", Status.MESSAGE_ERROR, self.name)
+        return CallResult("", value, Status.OK, self.name)
+
+
+class BFCLJudge:
+    """SC from execution, Con from the current turn's ground truth, turn checks as BFCL's checker."""
+
+    def __init__(self, suite: BFCLSuite) -> None:
+        self.suite = suite
+
+    def start(self, task: Task) -> BFCLEpisode:
+        gold: BFCLGold = task.gold
+        episode = BFCLEpisode(self.suite.fresh_instances(gold))
+        self._enter_turn(task, episode)
+        return episode
+
+    def judge_call(self, task: Task, state: BFCLEpisode, call: ToolCall, result: CallResult) -> Verdict:
+        key = self.suite.call_key(call.name, call.arguments)
+        turn = task.gold.turns[state.turn]
+        hits = [i for i, g in enumerate(turn) if g.key == key]
+        fresh = next((i for i in hits if not state.matched[i]), None)
+        if fresh is not None:
+            state.matched[fresh] = True
+        return Verdict(1.0 if result.ok else 0.0, 5.0 if fresh is not None else 0.0, bool(hits))
+
+    def judge_finish(self, task: Task, state: BFCLEpisode, call: ToolCall) -> float:
+        """End the current turn (checking it as BFCL does); the verdict is final after the last turn."""
+        if not state.finished:
+            state.checks.append(self._check_turn(task, state))
+            state.turn += 1
+            state.finished = state.turn >= len(task.gold.turns)
+            if not state.finished:
+                self._enter_turn(task, state)
+        return 1.0 if state.solved else 0.0
+
+    def _enter_turn(self, task: Task, state: BFCLEpisode) -> None:
+        gold: BFCLGold = task.gold
+        state.turn_calls = 0
+        state.matched = [False] * len(gold.turns[state.turn])
+
+    def _check_turn(self, task: Task, state: BFCLEpisode) -> dict[str, Any]:
+        turn = state.turn
+        if not task.gold.turns[turn]:  # BFCL skips turns whose expected outcome is "no call"
+            return {"turn": turn, "valid": True, "checked": False}
+        if state.turn_calls == 0:
+            return {"turn": turn, "valid": False, "error_type": "multi_turn:empty_turn_model_response",
+                    "error_message": f"Model response list is empty for turn {turn}"}
+        checker = importlib.import_module("bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker")
+        gold_turn = self.suite.gold_trace(task)[turn]
+        for outcome in (checker.state_checker(state.instances, dict(gold_turn.instances)),
+                        checker.response_checker(state.results, list(gold_turn.results), turn)):
+            if not outcome["valid"]:
+                return {"turn": turn, "valid": False, "error_type": outcome["error_type"],
+                        "error_message": outcome["error_message"]}
+        return {"turn": turn, "valid": True, "checked": True}
+
+
+# ------------------------------------------------------------------ suite
+class BFCLSuite:
+    """One BFCL multi-turn category: 200 entries over the eight simulators (see the module docstring)."""
+
+    def __init__(self, category: str = "base") -> None:
+        if category not in CATEGORIES:
+            raise ValueError(f"category must be one of {', '.join(CATEGORIES)}; got {category!r}")
+        self.category = category
+        self.name = f"bfcl-multi-turn-{category}"
+        bfcl = _bfcl()
+        config = importlib.import_module(f"{bfcl.__name__}.constants.executable_backend_config")
+        prompts = importlib.import_module(f"{bfcl.__name__}.constants.default_prompts")
+        self.holdout_prompt: str = prompts.DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC
+        self.classes: dict[str, type] = {
+            name: getattr(importlib.import_module(config.CLASS_FILE_PATH_MAPPING[name]), name) for name in CLASSES
+        }
+        self.stateless = frozenset(config.STATELESS_CLASSES)
+        self.functions: dict[str, list[str]] = {}
+        apis: list[API] = []
+        descriptions: dict[str, str] = {}
+        for cls in CLASSES:
+            docs = _read_jsonl(_data_dir() / "multi_turn_func_doc" / config.MULTI_TURN_FUNC_DOC_FILE_MAPPING[cls])
+            self.functions[cls] = [d["name"] for d in docs]
+            descriptions[cls] = docs[0]["description"].split(" Tool description:")[0] if docs else cls
+            # Untyped: BFCL runs calls without checking value types (its own ground truth passes a ticket id
+            # as text where the doc says integer); unknown and missing parameters are still rejected.
+            apis += [FunctionAPI("BFCL", cls, d["name"], schema=_openai_schema(d), typed=False) for d in docs]
+        self.catalog = Catalog(apis, descriptions)
+        self._owner = {name: cls for cls, names in self.functions.items() for name in names}
+        self._signatures = {name: inspect.signature(getattr(self.classes[cls], name))
+                            for name, cls in self._owner.items()}
+        self.tasks = self._load_tasks()
+        self.backend = BFCLBackend()
+        self.judge = BFCLJudge(self)
+        self._gold_traces: dict[str, tuple[_TurnGold, ...]] = {}
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return load_bfcl, (self.category,)
+
+    # -------------------------------------------------------------- loading
+    def _load_tasks(self) -> list[Task]:
+        questions = _read_jsonl(_latest(f"BFCL_v*_multi_turn_{self.category}.json"))
+        answers = {a["id"]: a for a in _read_jsonl(_latest(f"possible_answer/BFCL_v*_multi_turn_{self.category}.json"))}
+        tasks = []
+        for entry in questions:
+            where = f"BFCL entry {entry.get('id')!r}"
+            if entry.get("id") not in answers:
+                raise DataError(f"{where}: no ground truth in possible_answer/")
+            classes = tuple(entry["involved_classes"])
+            unknown = sorted(set(classes) - set(CLASSES))
+            if unknown:
+                raise DataError(f"{where}: unsupported simulator class(es) {unknown}")
+            ground_truth = answers[entry["id"]]["ground_truth"]
+            turns = tuple(tuple(self._gold_call(s, where) for s in turn) for turn in ground_truth)
+            if len(turns) != len(entry["question"]):
+                raise DataError(f"{where}: {len(entry['question'])} turns but {len(turns)} ground-truth turns")
+            holdout = {int(t): tuple(names) for t, names in (entry.get("missed_function") or {}).items()}
+            messages = tuple(self._turn_message(turn, holdout.get(i, ())) for i, turn in enumerate(entry["question"]))
+            held = {n for names in holdout.values() for n in names}
+            names = tuple(n for cls in classes for n in self.functions[cls] if n not in held)
+            gold = BFCLGold(turns, holdout, entry.get("initial_config") or {}, classes,
+                            self.category == "long_context")
+            tasks.append(Task(entry["id"], messages[0], names, self.category, "test", gold,
+                              {"turns": messages, "path": tuple(entry.get("path", ())),
+                               "excluded_function": tuple(entry.get("excluded_function", ()))}))
+        return tasks
+
+    def _gold_call(self, text: str, where: str) -> GoldCall:
+        name, args, kwargs = parse_call(text)
+        if name not in self._signatures:
+            raise DataError(f"{where}: ground truth calls unknown function {name!r}")
+        try:
+            bound = self._signatures[name].bind(None, *args, **kwargs)
+        except TypeError as exc:
+            raise DataError(f"{where}: ground truth {text!r} does not fit {name}: {exc}") from None
+        arguments = {k: v for k, v in list(bound.arguments.items())[1:]}
+        return GoldCall(name, arguments, self.call_key(name, arguments), text)
+
+    def _turn_message(self, messages: Sequence[Mapping[str, Any]], holdout: Sequence[str]) -> str:
+        if holdout:  # BFCL's prompt for a turn that reveals held-out functions (their docs, then a question)
+            schemas = [self.catalog.schema(n) for n in holdout]
+            return f"{json.dumps(schemas)}\n{self.holdout_prompt}"
+        return "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
+
+    # -------------------------------------------------------------- simulators
+    def fresh_instances(self, gold: BFCLGold) -> dict[str, Any]:
+        """New simulator instances loaded with the entry's initial configuration, as BFCL builds them."""
+        instances = {}
+        for name in gold.involved_classes:
+            instance = self.classes[name]()
+            if name not in self.stateless:
+                instance._load_scenario(copy.deepcopy(dict(gold.initial_config.get(name, {}))),
+                                        long_context=gold.long_context)
+            instances[name] = instance
+        return instances
+
+    def call_key(self, name: str, arguments: Mapping[str, Any]) -> str:
+        """A call with defaults applied, as canonical JSON; calls that do not fit the signature get a unique key."""
+        signature = self._signatures.get(name)
+        try:
+            bound = signature.bind(None, **arguments) if signature else None
+        except TypeError:
+            bound = None
+        if bound is None:
+            return f"!{name}:{json.dumps(_canonical(dict(arguments)), sort_keys=True)}"
+        bound.apply_defaults()
+        values = dict(list(bound.arguments.items())[1:])
+        return f"{name}:{json.dumps(_canonical(values), sort_keys=True, default=repr)}"
+
+    def gold_trace(self, task: Task) -> tuple[_TurnGold, ...]:
+        """The ground-truth replay of `task`, turn by turn (computed once per task and process)."""
+        trace = self._gold_traces.get(task.task_id)
+        if trace is None:
+            gold: BFCLGold = task.gold
+            instances = self.fresh_instances(gold)
+            turns = []
+            for calls in gold.turns:
+                results = []
+                for c in calls:
+                    try:
+                        method = getattr(instances[self._owner[c.name]], c.name)
+                        results.append(bfcl_result_text(method(**copy.deepcopy(dict(c.arguments)))))
+                    except Exception as exc:  # noqa: BLE001 - recorded as BFCL records it
+                        results.append(f"Error during execution: {exc}")
+                turns.append(_TurnGold(copy.deepcopy(instances), tuple(results)))
+            trace = self._gold_traces[task.task_id] = tuple(turns)
+        return trace
+
+    # -------------------------------------------------------------- oracle and state key
+    def oracle_action(self, task: Task, state: BFCLEpisode) -> ToolCall | None:
+        if state.finished:
+            return None
+        for done, call in zip(state.matched, task.gold.turns[state.turn], strict=True):
+            if not done:
+                return ToolCall(call.name, copy.deepcopy(dict(call.arguments)), f"ground truth: {call.source}")
+        return ToolCall(FINISH, {"return_type": "give_answer", "final_answer": "Done."}, "the turn is complete")
+
+    def state_key(self, task: Task, state: BFCLEpisode) -> str:
+        world = {name: _canonical(inst) for name, inst in sorted(state.instances.items())}
+        cwd = [_path(inst) for inst in state.instances.values() if hasattr(inst, "_current_dir")]
+        key = {"task": task.task_id, "turn": state.turn, "matched": state.matched, "called": state.turn_calls > 0,
+               "failed": not state.solved, "world": world, "cwd": cwd}
+        return hashlib.blake2b(json.dumps(key, sort_keys=True, default=repr).encode(), digest_size=16).hexdigest()
+
+
+def _path(file_system: Any) -> str:
+    """GorillaFileSystem's current directory as a path (it is private state that later calls depend on)."""
+    parts, node = [], file_system._current_dir
+    while node is not None:
+        parts.append(node.name)
+        node = node.parent
+    return "/".join(reversed(parts))
+
+
+def _openai_schema(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A BFCL function doc as an OpenAI schema: BFCL's Python type names become JSON-schema ones."""
+    parameters = doc.get("parameters") or {"type": "dict", "properties": {}}
+    return {"name": doc["name"], "description": doc.get("description", ""), "parameters": _json_schema(parameters)}
+
+
+def _json_schema(node: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in node.items() if k not in ("type", "properties", "items")}
+    kind = _TYPE_MAP.get(node.get("type"), node.get("type"))
+    if kind is not None:
+        out["type"] = kind
+    if isinstance(node.get("properties"), Mapping):
+        out["properties"] = {k: _json_schema(v) for k, v in node["properties"].items()}
+    if isinstance(node.get("items"), Mapping):
+        out["items"] = _json_schema(node["items"])
+    return out
+
+
+@functools.cache
+def load_bfcl(category: str = "base") -> BFCLSuite:
+    """The suite of `category`, built once per process."""
+    return BFCLSuite(category)
