@@ -33,7 +33,6 @@ from steptool_envs.stabletoolbench.data import (
     records_dir,
 )
 from steptool_envs.stabletoolbench.judges import rule_is_solved, succeeded
-
 from steptool_gym.catalog import function_name
 
 RESULTS = Path(__file__).parent / "results" / "judge_agreement.json"

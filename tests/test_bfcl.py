@@ -11,10 +11,9 @@ import pytest
 
 pytest.importorskip("bfcl_eval", reason="bfcl-eval is not installed (pip install --no-deps bfcl-eval)")
 
+import steptool_gym  # noqa: F401 - registers the envs
 from steptool_envs.bfcl import CATEGORIES, BFCLMultiTurnEnv, load_bfcl
 from steptool_envs.bfcl.suite import parse_call
-
-import steptool_gym  # noqa: F401 - registers the envs
 from steptool_gym import Status, ToolCall
 from steptool_gym.errors import DataError
 

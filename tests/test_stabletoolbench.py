@@ -17,6 +17,8 @@ from typing import Any
 
 import gymnasium as gym
 import pytest
+
+import steptool_gym  # noqa: F401 - registers the envs
 from steptool_envs.stabletoolbench.backends import (
     LLMSimulator,
     ResponseCache,
@@ -44,8 +46,6 @@ from steptool_envs.stabletoolbench.judges import (
     rule_is_solved,
     succeeded,
 )
-
-import steptool_gym  # noqa: F401 - registers the envs
 from steptool_gym import API, CallResult, Parameter, Status, Task, ToolCall
 from steptool_gym.backends import CallContext
 from steptool_gym.test.api_test import check_determinism, check_pickle, check_snapshot

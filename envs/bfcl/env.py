@@ -6,7 +6,6 @@ import dataclasses
 from typing import Any, NamedTuple, SupportsFloat
 
 from steptool_envs.bfcl.suite import BFCLEpisode, load_bfcl
-
 from steptool_gym.actions import ToolCall
 from steptool_gym.env import ToolUseEnv
 from steptool_gym.rewards import RewardComponents

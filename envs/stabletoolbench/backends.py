@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from steptool_envs.stabletoolbench.data import StableToolBenchDataError, safe_literal
-
 from steptool_gym.backends import Backend, CallContext, CallResult, ChainBackend, TemplateSimulator, canonical_arguments
 from steptool_gym.catalog import API, change_name, standardize
 from steptool_gym.status import Status

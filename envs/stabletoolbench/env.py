@@ -8,7 +8,6 @@ from typing import Any
 
 from steptool_envs.stabletoolbench.judges import api_recall
 from steptool_envs.stabletoolbench.suite import StableToolBenchSuite, load_suite
-
 from steptool_gym.env import ToolUseEnv
 
 __all__ = ["StableToolBenchEnv"]

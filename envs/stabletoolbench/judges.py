@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from steptool_envs.stabletoolbench.backends import chat_completions_url, post_json
-
 from steptool_gym.actions import ToolCall
 from steptool_gym.backends import CallResult, canonical_arguments
 from steptool_gym.rewards import SOLVED, UNSOLVED, UNSURE

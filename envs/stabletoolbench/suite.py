@@ -33,7 +33,6 @@ from steptool_envs.stabletoolbench.judges import (
     is_give_up_answer,
     succeeded,
 )
-
 from steptool_gym.actions import FINISH, ToolCall
 from steptool_gym.backends import ChainBackend, canonical_arguments
 from steptool_gym.catalog import API, Catalog, function_name, standardize

@@ -6,7 +6,6 @@ import dataclasses
 from typing import Any
 
 from steptool_envs.tau2.suite import load_tau2
-
 from steptool_gym.env import ToolUseEnv
 from steptool_gym.prompts import render_observation
 

@@ -1,0 +1,146 @@
+"""`ToolBenchSuite`: the synthetic ToolBench task sets, their oracle, state keys and admissible calls."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from steptool_envs.toolbench.judge import ExactJudge, JudgeState
+from steptool_envs.toolbench.registry import build_registry
+from steptool_envs.toolbench.tasks import GROUPS, SPLITS, generate, signatures
+from steptool_gym.actions import FINISH, ToolCall
+from steptool_gym.backends import PythonBackend, canonical_arguments
+from steptool_gym.catalog import Catalog
+from steptool_gym.status import Status
+from steptool_gym.suite import Task
+
+__all__ = ["GROUP_CHOICES", "SPLITS", "ToolBenchSuite", "load_suite"]
+
+GROUP_CHOICES = ("all", *GROUPS)
+MAX_ADMISSIBLE = 16
+_PER_API = 6
+_PER_PARAM = 3
+# A scalar field in a rendered observation (works on truncated text, unlike json.loads).
+_FIELD = re.compile(r'"([^"\\]+)": ("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false)')
+
+
+class ToolBenchSuite:
+    """One group × split of the synthetic ToolBench (build with `load_suite`, which caches)."""
+
+    def __init__(self, group: str, split: str, world_seed: int, tasks: Sequence[Task]) -> None:
+        registry = build_registry(world_seed)
+        self.group, self.split, self.world_seed = group, split, world_seed
+        self.name = f"toolbench-{group}-{split}"
+        self.catalog: Catalog = registry.catalog
+        self.tasks: tuple[Task, ...] = tuple(tasks)
+        self.backend = _backend(world_seed)
+        self.judge = _judge(world_seed)
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str, int]]:
+        return load_suite, (self.group, self.split, self.world_seed)
+
+    def __repr__(self) -> str:
+        return f"ToolBenchSuite(group={self.group!r}, split={self.split!r}, tasks={len(self.tasks)})"
+
+    def oracle_action(self, task: Task, state: JudgeState) -> ToolCall:
+        """The next gold call whose dependencies are satisfied (retried after a flaky failure), then Finish."""
+        gold = task.gold
+        pending = gold.full_mask & ~state.satisfied
+        if not pending:
+            return gold.finish
+        # Nodes are in dependency order, so the lowest pending node has all its dependencies satisfied.
+        return gold.calls[(pending & -pending).bit_length() - 1]
+
+    def state_key(self, task: Task, state: JudgeState) -> str:
+        """Hash of the task id, the satisfied gold nodes and the attempted-but-unsatisfied ones (whose retry
+        will now succeed): everything that decides what happens next."""
+        pending_retry = state.attempted & ~state.satisfied
+        text = f"{task.task_id}|{state.satisfied}|{pending_retry}"
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+    def admissible_calls(self, task: Task, state: JudgeState, history: Sequence[Any]) -> list[ToolCall]:
+        """Candidate calls: each candidate API filled with values from earlier responses (newest first) and
+        from the query, skipping calls that already succeeded; then Finish with the values observed so far."""
+        observed: dict[str, list[Any]] = {}
+        done = set()
+        for record in reversed(history):
+            if record.call is None or record.status != Status.OK:
+                continue
+            done.add((record.call.name, canonical_arguments(record.call.arguments)))
+            for key, raw in _FIELD.findall(record.observation):
+                value = json.loads(raw)
+                if value != "" and value not in observed.setdefault(key, []):
+                    observed[key].append(value)
+        query_values = task.metadata.get("query_values", ())
+        calls: list[ToolCall] = []
+        for name in task.api_names:
+            api = self.catalog[name]
+            options = []
+            for param in api.required_parameters:
+                numeric = param.json_type == "integer"
+                values = list(observed.get(param.key, ()))
+                values += [v for v in query_values if isinstance(v, int | float) == numeric and v not in values]
+                options.append(values[:_PER_PARAM])
+            keys = [p.key for p in api.required_parameters]
+            for combo in itertools.islice(itertools.product(*options), _PER_API):
+                call = ToolCall(name, dict(zip(keys, combo)))
+                if (name, canonical_arguments(call.arguments)) not in done:
+                    calls.append(call)
+        # Calls using the newest response's values first: that is where a chain continues.
+        newest = _newest_values(history)
+        calls.sort(key=lambda c: not any(_hashable(v) in newest for v in c.arguments.values()))
+        summary = "; ".join(f"{k}: {v}" for k, vs in observed.items() for v in vs)
+        finish = ToolCall(FINISH, {"return_type": "give_answer", "final_answer": f"Here is what I found: {summary}"})
+        return calls[:MAX_ADMISSIBLE - 1] + [finish]
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool) else repr(value)
+
+
+def _newest_values(history: Sequence[Any]) -> set[Any]:
+    for record in reversed(history):
+        if record.call is not None and record.status == Status.OK and not record.call.is_finish:
+            return {_hashable(json.loads(raw)) for _, raw in _FIELD.findall(record.observation)}
+    return set()
+
+
+@functools.lru_cache(maxsize=4)
+def _backend(world_seed: int) -> PythonBackend:
+    return PythonBackend(build_registry(world_seed).functions)
+
+
+@functools.lru_cache(maxsize=4)
+def _judge(world_seed: int) -> ExactJudge:
+    registry = build_registry(world_seed)
+    return ExactJudge({name: e.norm_defaults for name, e in registry.endpoints.items()})
+
+
+@functools.lru_cache(maxsize=64)
+def _group_tasks(split: str, group: str, world_seed: int) -> tuple[Task, ...]:
+    registry = build_registry(world_seed)
+    exclude = signatures(_group_tasks("train", group, world_seed)) if split == "test_instruction" else None
+    return tuple(generate(registry, split, group, world_seed, exclude))
+
+
+def load_suite(group: str = "all", split: str = "train", world_seed: int = 0) -> ToolBenchSuite:
+    """The suite of `group` ("all", "G1", "G2", "G3") and `split` ("train", "test_instruction", "test_tool",
+    "test_category"), built once per process and shared by every env."""
+    if group not in GROUP_CHOICES:
+        raise ValueError(f"group must be one of {', '.join(GROUP_CHOICES)}; got {group!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    # One cache key per suite however the arguments were spelled (positional, keyword, defaulted).
+    return _cached_suite(group, split, int(world_seed))
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_suite(group: str, split: str, world_seed: int) -> ToolBenchSuite:
+    groups = GROUPS if group == "all" else (group,)
+    tasks = [t for g in groups for t in _group_tasks(split, g, world_seed)]
+    return ToolBenchSuite(group, split, world_seed, tasks)

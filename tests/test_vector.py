@@ -1,0 +1,63 @@
+"""Same seed → identical trajectories and rewards across Sync/Async vector envs and across processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import gymnasium as gym
+import pytest
+
+import steptool_gym  # noqa: F401
+from steptool_gym import ToolCall
+
+ENV_ID = "StepTool-ToolBench-G2-v0"
+
+
+# Mixed action forms: malformed text, an answer and a give-up (episodes end and auto-reset at different times).
+ACTIONS = (
+    "Thought: x\nAction: nope\nAction Input: {}",
+    {"name": "Finish", "arguments": {"return_type": "give_answer", "final_answer": "42"}},
+    ToolCall("Finish", {"return_type": "give_up_and_restart"}),
+)
+
+
+def _trace(vec: gym.vector.VectorEnv, seed: int, steps: int) -> list:
+    obs, info = vec.reset(seed=seed)
+    trace = [list(obs), list(info["task_id"])]
+    for t in range(steps):
+        actions = tuple(ACTIONS[(t * (i + 1)) % 3] for i in range(vec.num_envs))
+        obs, rewards, term, trunc, info = vec.step(actions)
+        trace.append((list(obs), [float(r) for r in rewards], list(term), list(trunc), list(info["status"])))
+    return trace
+
+
+def test_sync_and_async_vector_envs_agree():
+    fns = [lambda: gym.make(ENV_ID) for _ in range(3)]
+    sync = gym.vector.SyncVectorEnv(fns)
+    async_ = gym.vector.AsyncVectorEnv(fns, shared_memory=False)
+    try:
+        assert _trace(sync, 7, 12) == _trace(async_, 7, 12)
+    finally:
+        sync.close()
+        async_.close()
+
+
+def _oracle_episode_json(seed: int) -> str:
+    env = gym.make(ENV_ID)
+    obs, info = env.reset(seed=seed)
+    out = [obs]
+    while True:
+        obs, reward, term, trunc, info = env.step(env.unwrapped.oracle_action())
+        out.append([obs, reward, info["status"], info["reward_components"]])
+        if term or trunc:
+            return json.dumps(out)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_same_seed_same_trajectory_across_processes(seed):
+    code = (f"import sys; sys.path.insert(0, {str(__file__.rsplit('/', 1)[0])!r}); "
+            f"from test_vector import _oracle_episode_json; print(_oracle_episode_json({seed}))")
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert other.stdout.strip() == _oracle_episode_json(seed)
