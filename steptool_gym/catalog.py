@@ -83,21 +83,22 @@ def function_name(api_name: str, tool_name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Parameter:
-    """One API parameter; `type` is ToolBench's (``STRING``, ``NUMBER``, ``BOOLEAN``, …)."""
+    """One API parameter; `type` is ToolBench's (``STRING``, ``NUMBER``, ``BOOLEAN``, …).
+
+    `key` is the argument name a model uses (standardised, reserved words prefixed) and `json_type` the
+    schema type; both are computed once, since validation reads them on every call.
+    """
 
     name: str
     type: str = "STRING"
     description: str = ""
     default: Any = ""
+    key: str = field(init=False, repr=False, compare=False)
+    json_type: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        """The argument name a model uses (standardised, reserved words prefixed)."""
-        return change_name(standardize(self.name))
-
-    @property
-    def json_type(self) -> str:
-        return _TYPE_MAP.get(str(self.type).upper(), "string")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", change_name(standardize(self.name)))
+        object.__setattr__(self, "json_type", _TYPE_MAP.get(str(self.type).upper(), "string"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.type, "description": self.description, "default": self.default}

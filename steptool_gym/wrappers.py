@@ -27,7 +27,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from steptool_gym.actions import ToolCall
+from steptool_gym.actions import FINISH, ToolCall
 from steptool_gym.env import ToolUseEnv
 from steptool_gym.status import Status
 
@@ -82,11 +82,10 @@ class HashingTokenizer:
 
 
 def _bag(ids: Sequence[int], dim: int) -> np.ndarray:
-    vec = np.zeros(dim, dtype=np.float32)
-    if ids:
-        np.add.at(vec, np.asarray(ids) % dim, 1.0)
-        np.log1p(vec, out=vec)
-    return vec
+    """log(1 + count) of ids hashed into `dim` buckets."""
+    if not ids:
+        return np.zeros(dim, dtype=np.float32)
+    return np.log1p(np.bincount(np.asarray(ids) % dim, minlength=dim).astype(np.float32))
 
 
 class EncodeObservation(gym.Wrapper):
@@ -185,6 +184,7 @@ class DiscreteToolCalls(gym.Wrapper):
         })
         self._hasher = HashingTokenizer(1 << 12)
         self._candidates: list[ToolCall] = []
+        self._feature_cache: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
 
     @property
     def candidates(self) -> list[ToolCall]:
@@ -209,8 +209,7 @@ class DiscreteToolCalls(gym.Wrapper):
         feats = np.zeros((self.max_candidates, self.feature_dim + 4), dtype=np.float32)
         for i, call in enumerate(self._candidates):
             values = [str(v).lower() for v in call.arguments.values() if not isinstance(v, dict | list)]
-            text = call.name.replace("_", " ") + " " + " ".join(values) if not call.is_finish else "finish"
-            feats[i, : self.feature_dim] = _bag(self._hasher.encode(text), self.feature_dim)
+            feats[i, : self.feature_dim] = self._call_features(call.name, tuple(values) if not call.is_finish else ())
             feats[i, self.feature_dim:] = (
                 float(call.is_finish),
                 float(call.name in called),
@@ -221,6 +220,17 @@ class DiscreteToolCalls(gym.Wrapper):
         out["candidates"] = feats.reshape(-1)  # SB3's MLP extractors expect 1-D vectors
         out["action_mask"] = self.action_masks().astype(np.int8)
         return out
+
+    def _call_features(self, name: str, values: tuple[str, ...]) -> np.ndarray:
+        # Candidates recur from step to step within an episode: featurise each (name, values) once.
+        key = (name, values)
+        vec = self._feature_cache.get(key)
+        if vec is None:
+            text = "finish" if name == FINISH else name.replace("_", " ") + " " + " ".join(values)
+            if len(self._feature_cache) > 4096:
+                self._feature_cache.clear()
+            vec = self._feature_cache[key] = _bag(self._hasher.encode(text), self.feature_dim)
+        return vec
 
     def reset(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)

@@ -14,7 +14,7 @@ from steptool_envs.toolbench.judge import ExactJudge, JudgeState
 from steptool_envs.toolbench.registry import build_registry
 from steptool_envs.toolbench.tasks import GROUPS, SPLITS, generate, signatures
 from steptool_gym.actions import FINISH, ToolCall
-from steptool_gym.backends import PythonBackend, canonical_arguments
+from steptool_gym.backends import PythonBackend
 from steptool_gym.catalog import Catalog
 from steptool_gym.status import Status
 from steptool_gym.suite import Task
@@ -71,9 +71,8 @@ class ToolBenchSuite:
         for record in reversed(history):
             if record.call is None or record.status != Status.OK:
                 continue
-            done.add((record.call.name, canonical_arguments(record.call.arguments)))
-            for key, raw in _FIELD.findall(record.observation):
-                value = json.loads(raw)
+            done.add(_call_key(record.call.name, record.call.arguments))
+            for key, value in _fields(record.observation):
                 if value != "" and value not in observed.setdefault(key, []):
                     observed[key].append(value)
         query_values = task.metadata.get("query_values", ())
@@ -89,7 +88,7 @@ class ToolBenchSuite:
             keys = [p.key for p in api.required_parameters]
             for combo in itertools.islice(itertools.product(*options), _PER_API):
                 call = ToolCall(name, dict(zip(keys, combo)))
-                if (name, canonical_arguments(call.arguments)) not in done:
+                if _call_key(name, call.arguments) not in done:
                     calls.append(call)
         # Calls using the newest response's values first: that is where a chain continues.
         newest = _newest_values(history)
@@ -99,6 +98,17 @@ class ToolBenchSuite:
         return calls[:MAX_ADMISSIBLE - 1] + [finish]
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _fields(observation: str) -> tuple[tuple[str, Any], ...]:
+    # Every later step re-reads the episode's earlier observations; parsing each one once keeps this O(steps).
+    return tuple((key, json.loads(raw)) for key, raw in _FIELD.findall(observation))
+
+
+def _call_key(name: str, arguments: Any) -> tuple[str, tuple[tuple[str, str], ...]]:
+    # repr of the values is enough to tell calls apart here and far cheaper than canonical JSON.
+    return name, tuple(sorted((k, repr(v)) for k, v in arguments.items()))
+
+
 def _hashable(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) else repr(value)
 
@@ -106,7 +116,7 @@ def _hashable(value: Any) -> Any:
 def _newest_values(history: Sequence[Any]) -> set[Any]:
     for record in reversed(history):
         if record.call is not None and record.status == Status.OK and not record.call.is_finish:
-            return {_hashable(json.loads(raw)) for _, raw in _FIELD.findall(record.observation)}
+            return {_hashable(value) for _, value in _fields(record.observation)}
     return set()
 
 
