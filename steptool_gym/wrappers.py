@@ -7,7 +7,7 @@ The envs stay text-in/text-out; these wrappers encode around them (MiniGrid's ``
   optional hashed bag-of-words vector, the step counter and the previous status;
 * `DiscreteToolCalls` maps a ``Discrete(k)`` action to one of the env's admissible calls (each API filled
   with values seen in the query and earlier responses, plus Finish with an answer built from what was
-  observed), adds a per-candidate feature matrix to the observation, and exposes ``action_masks()`` for
+  observed, always at index 0), adds a per-candidate feature matrix to the observation, and exposes ``action_masks()`` for
   sb3-contrib's ``MaskablePPO``;
 * `make_sb3_env` stacks both.
 
@@ -202,7 +202,9 @@ class DiscreteToolCalls(gym.Wrapper):
         calls = info.get("admissible_calls")
         if calls is None:
             calls = base.admissible_calls() if not base._state.done else []
-        self._candidates = list(calls)[: self.max_candidates]
+        # Finish first: a fixed slot for "answer now" is far easier for a flat policy to learn than a moving one.
+        calls = sorted(calls, key=lambda c: not c.is_finish)
+        self._candidates = calls[: self.max_candidates]
         query = base.task.query.lower()
         last = base.history[-1].observation.lower() if base.history else ""
         called = {rec.call.name for rec in base.history if rec.call is not None}

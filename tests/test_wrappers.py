@@ -36,17 +36,17 @@ def test_discrete_actions_follow_admissible_calls_and_mask():
     env = wrapped(max_candidates=8)
     obs, _ = env.reset(seed=0, options={"task_id": "toy-paris"})
     calls = [(c.name, dict(c.arguments)) for c in env.candidates]
-    assert calls[:2] == [("search_city_for_city_finder", {"name": "What"}),
-                         ("search_city_for_city_finder", {"name": "Paris"})] and calls[2][0] == "Finish"
+    assert calls[0][0] == "Finish" and calls[1:] == [("search_city_for_city_finder", {"name": "What"}),
+                                                      ("search_city_for_city_finder", {"name": "Paris"})]
     assert obs["action_mask"].tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
     assert env.action_masks().tolist() == [True] * 3 + [False] * 5
-    obs, reward, *_ = env.step(1)  # search Paris: a gold call
+    obs, reward, *_ = env.step(2)  # search Paris: a gold call
     assert reward == 1.0
     weather = [i for i, c in enumerate(env.candidates) if c.name.startswith("current_weather")]
     assert weather and obs["candidates"].reshape(8, -1)[weather[0], -1] == 1.0  # argument from last response
     env.step(weather[0])
-    finish = [i for i, c in enumerate(env.candidates) if c.is_finish][0]
-    *_, terminated, _, info = env.step(finish)
+    assert env.candidates[0].is_finish
+    *_, terminated, _, info = env.step(0)
     assert terminated and info["is_solved"] == 1.0
 
 
@@ -60,7 +60,7 @@ def test_empty_slot_is_an_invalid_call():
 def test_reward_mode_reaches_the_wrapper_unchanged():
     env = wrapped(reward_mode="final")
     env.reset(seed=0, options={"task_id": "toy-paris"})
-    assert env.step(1)[1] == 0.0
+    assert env.step(2)[1] == 0.0
 
 
 def test_wrapper_argument_validation():
