@@ -41,3 +41,18 @@ def test_module_prefixed_make_imports_and_registers_in_a_fresh_process():
             "obs, info = env.reset(seed=0); print(type(obs).__name__, len(obs) > 100)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split() == ["str", "True"]
+
+
+SECTIONS = ("## Description", "## Action Space", "## Observation Space", "## Rewards", "## Episode End",
+            "## Information", "## Arguments", "## Version History")
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_env_class_docstring_has_gymnasium_skeleton(env_id):
+    module, _, name = str(gym.spec(env_id).entry_point).partition(":")
+    try:
+        cls = getattr(__import__(module, fromlist=[name]), name)
+    except MissingExtraError as exc:
+        pytest.skip(str(exc))
+    missing = [s for s in SECTIONS if s not in (cls.__doc__ or "")]
+    assert not missing, f"{cls.__name__} docstring lacks {missing}"
