@@ -7,8 +7,8 @@ The envs stay text-in/text-out; these wrappers encode around them (MiniGrid's ``
   optional hashed bag-of-words vector, the step counter and the previous status;
 * `DiscreteToolCalls` maps a ``Discrete(k)`` action to one of the env's admissible calls (each API filled
   with values seen in the query and earlier responses, plus Finish with an answer built from what was
-  observed, always at index 0), adds a per-candidate feature matrix to the observation, and exposes ``action_masks()`` for
-  sb3-contrib's ``MaskablePPO``;
+  observed, always at index 0), adds a per-candidate feature matrix to the observation, and exposes
+  ``action_masks()`` for sb3-contrib's ``MaskablePPO``;
 * `make_sb3_env` stacks both.
 
 The env's ``reward_mode`` passes through unchanged, so step-shaped vs final-only rewards compare the same way
@@ -94,24 +94,29 @@ class EncodeObservation(gym.Wrapper):
     `context` picks the text encoded: ``"observation"`` (the latest observation), ``"query+observation"``
     (the user query, then the latest observation; default) or ``"conversation"`` (the query and every tool
     response so far, keeping the most recent tokens). `bow_dim > 0` adds a hashed bag-of-words vector, which
-    MLP policies learn from far more easily than raw ids.
+    MLP policies learn from far more easily than raw ids; ``token_ids=False`` drops the ids (an MLP would read
+    them as unnormalised magnitudes — keep them for an embedding feature extractor).
     """
 
     def __init__(self, env: gym.Env, tokenizer: TextTokenizer | None = None, max_tokens: int = 256,
-                 context: str = "query+observation", bow_dim: int = 256) -> None:
+                 context: str = "query+observation", bow_dim: int = 256, token_ids: bool = True) -> None:
         super().__init__(env)
         if context not in ("observation", "query+observation", "conversation"):
             raise ValueError(f"context must be observation, query+observation or conversation; got {context!r}")
         if max_tokens < 1 or bow_dim < 0:
             raise ValueError("max_tokens must be >= 1 and bow_dim >= 0")
+        if not token_ids and not bow_dim:
+            raise ValueError("token_ids=False needs bow_dim > 0, or the text is not encoded at all")
+        self.token_ids = token_ids
         self.tokenizer = tokenizer or HashingTokenizer()
         self.max_tokens, self.context, self.bow_dim = max_tokens, context, bow_dim
         base = self._base
         obs_spaces: dict[str, spaces.Space] = {
-            "tokens": spaces.Box(0, self.tokenizer.vocab_size - 1, (max_tokens,), np.int64),
             "step": spaces.Box(0, base.max_steps, (1,), np.int64),
             "prev_status": spaces.Discrete(_N_STATUS),
         }
+        if token_ids:
+            obs_spaces["tokens"] = spaces.Box(0, self.tokenizer.vocab_size - 1, (max_tokens,), np.int64)
         if bow_dim:
             obs_spaces["bow"] = spaces.Box(0.0, np.inf, (bow_dim,), np.float32)
         self.observation_space = spaces.Dict(obs_spaces)
@@ -134,14 +139,15 @@ class EncodeObservation(gym.Wrapper):
         else:
             self._history_ids.extend(ids)
             seq = self._query_ids[: self.max_tokens // 2] + self._history_ids[-(self.max_tokens // 2):]
-        tokens = np.zeros(self.max_tokens, dtype=np.int64)
         seq = seq[: self.max_tokens]
-        tokens[: len(seq)] = seq
         out = {
-            "tokens": tokens,
             "step": np.array([min(len(self._base.history), self._base.max_steps)], dtype=np.int64),
             "prev_status": np.int64(status),
         }
+        if self.token_ids:
+            tokens = np.zeros(self.max_tokens, dtype=np.int64)
+            tokens[: len(seq)] = seq
+            out["tokens"] = tokens
         if self.bow_dim:
             out["bow"] = _bag(seq, self.bow_dim)
         return out
@@ -257,10 +263,16 @@ class DiscreteToolCalls(gym.Wrapper):
 
 def make_sb3_env(env_id: str, *, max_candidates: int = 16, tokenizer: TextTokenizer | None = None,
                  max_tokens: int = 128, bow_dim: int = 256, context: str = "query+observation",
-                 wrappers: Sequence[Callable[[gym.Env], gym.Env]] = (), **kwargs: Any) -> gym.Env:
-    """``gym.make(env_id, **kwargs)`` wrapped for SB3: `EncodeObservation` then `DiscreteToolCalls`."""
+                 token_ids: bool = False, wrappers: Sequence[Callable[[gym.Env], gym.Env]] = (),
+                 **kwargs: Any) -> gym.Env:
+    """``gym.make(env_id, **kwargs)`` wrapped for SB3: `EncodeObservation` then `DiscreteToolCalls`.
+
+    Raw token ids are off by default because SB3's MLP extractors read them as magnitudes; the hashed
+    bag-of-words carries the text.
+    """
     env = gym.make(env_id, **kwargs)
     for wrap in wrappers:
         env = wrap(env)
-    env = EncodeObservation(env, tokenizer=tokenizer, max_tokens=max_tokens, context=context, bow_dim=bow_dim)
+    env = EncodeObservation(env, tokenizer=tokenizer, max_tokens=max_tokens, context=context, bow_dim=bow_dim,
+                            token_ids=token_ids)
     return DiscreteToolCalls(env, max_candidates=max_candidates)

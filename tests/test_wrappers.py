@@ -29,7 +29,8 @@ def test_tokenizers_are_deterministic_and_in_range():
 
 def test_sb3_check_env_on_wrapped_env():
     check_env(wrapped(), warn=True)
-    check_env(wrapped(context="conversation", bow_dim=0, tokenizer=ByteTokenizer()), warn=True)
+    check_env(wrapped(context="conversation", bow_dim=0, token_ids=True, tokenizer=ByteTokenizer()), warn=True)
+    assert "tokens" not in wrapped().observation_space.spaces  # MLP default: bag of words only
 
 
 def test_discrete_actions_follow_admissible_calls_and_mask():
