@@ -11,6 +11,7 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 
 from steptool_gym.actions import ActionError, ToolCall, parse_action
+from steptool_gym.admissible import default_admissible_calls
 from steptool_gym.backends import CallContext
 from steptool_gym.catalog import API
 from steptool_gym.infos import EnvInfos
@@ -361,10 +362,10 @@ class ToolUseEnv(gym.Env[str, Any]):
             info["admissible_calls"] = self.admissible_calls()
 
     def admissible_calls(self) -> list[ToolCall]:
-        """Candidate calls for discrete-action adapters (suites override `Suite.admissible_calls`)."""
+        """Candidate calls for discrete-action adapters: the suite's own, else `default_admissible_calls`."""
         fn = getattr(self.suite, "admissible_calls", None)
         if fn is None:
-            raise NotImplementedError(f"Suite {self.suite.name!r} does not offer admissible calls")
+            return default_admissible_calls(self.tools, self._state.history)
         return list(fn(self.task, self._state.judge_state, self._state.history))
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from toy_suite import make_toy_env
 
+import steptool_gym  # noqa: F401 - registers the envs
 from steptool_gym import Status
 from steptool_gym.wrappers import ByteTokenizer, DiscreteToolCalls, EncodeObservation, HashingTokenizer, make_sb3_env
 
@@ -31,6 +32,34 @@ def test_sb3_check_env_on_wrapped_env():
     check_env(wrapped(), warn=True)
     check_env(wrapped(context="conversation", bow_dim=0, token_ids=True, tokenizer=ByteTokenizer()), warn=True)
     assert "tokens" not in wrapped().observation_space.spaces  # MLP default: bag of words only
+
+
+ENV_IDS = sorted(i for i in gym.registry if i.startswith("StepTool-"))
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_every_registered_env_wrapped_passes_sb3_check_env(env_id):
+    from steptool_gym.errors import DataError, MissingExtraError
+
+    try:
+        env = make_sb3_env(env_id)
+    except (MissingExtraError, DataError) as exc:
+        pytest.skip(str(exc))
+    check_env(env, warn=True)
+    obs, _ = env.reset(seed=0)
+    assert env.candidates and env.candidates[0].is_finish and env.observation_space.contains(obs)
+
+
+def test_default_admissible_calls_fill_values_from_responses():
+    from steptool_gym.admissible import default_admissible_calls
+
+    env = make_toy_env()
+    env.reset(options={"task_id": "toy-paris"})
+    env.step({"name": "search_city_for_city_finder", "arguments": {"name": "Paris"}})
+    calls = default_admissible_calls(env.tools, env.history)
+    assert ("current_weather_for_weatherapi", {"city_id": 1}) in [(c.name, dict(c.arguments)) for c in calls]
+    assert calls[-1].is_finish and "Paris" in calls[-1].arguments["final_answer"]
+    assert ("search_city_for_city_finder", {"name": "Paris"}) not in [(c.name, dict(c.arguments)) for c in calls]
 
 
 def test_discrete_actions_follow_admissible_calls_and_mask():
