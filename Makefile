@@ -22,9 +22,9 @@ $(STAMP): $(PY) setup.cfg pyproject.toml
 
 install: $(STAMP)
 
+# Tiny LLM from scratch → SFT on oracle demonstrations → StepTool PPO → held-out table + runs/quickstart/comparison.png
 quickstart: $(STAMP)
-	$(VENV)/bin/steptool play StepTool-ToolBench-v0 --agent oracle --episodes 200 --env-kwarg split=test_instruction
-	$(VENV)/bin/steptool play StepTool-ToolBench-v0 --agent random --episodes 200 --env-kwarg split=test_instruction
+	$(PY) -m steptool_agents.quickstart --out runs/quickstart
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

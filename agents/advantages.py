@@ -1,0 +1,184 @@
+"""Advantage estimation for step-grained PPO and its ablations (pure functions on 1-D tensors).
+
+Per-trajectory inputs are aligned with next-token predictions (see `tokenization.Collated`): position p holds
+the value V read at the hidden state *before* token p+1, whether token p+1 is an action token (`amask`) and
+its step index (`sidx`). Step t's state value V(s_t) is therefore read at the first action position of step t:
+the last token before action t.
+
+Modes (``ppo.mode``):
+
+=================  ==============================================================================
+``steptool``       step rewards; GAE over steps; every token of action t gets Â_t (the paper)
+``no_step_reward`` as ``steptool`` with intermediate rewards zeroed (ablation)
+``final``          final reward only at the last action token; token-level GAE over action tokens
+                   (the paper's PPO baseline)
+``no_step_opt``    step rewards; each step a sub-episode with token-level GAE inside it (ablation)
+``compat``         the official code: reward t × (T − t) (t from 1) at step t's last token; token-level
+                   GAE over every position with observation positions' rewards and values zeroed
+=================  ==============================================================================
+
+The per-token KL penalty (−β·kl) is added to every action token's reward (token modes) or summed into its
+step's reward (step modes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+__all__ = [
+    "STEP_MODES",
+    "compat_rewards",
+    "gae",
+    "grpo_advantages",
+    "masked_mean",
+    "masked_var",
+    "masked_whiten",
+    "step_positions",
+    "trajectory_advantages",
+]
+
+STEP_MODES = ("steptool", "no_step_reward")
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float,
+        last_value: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimation over one sequence ending in a terminal state (`last_value` = 0).
+
+    Returns (advantages, returns) with returns = advantages + values.
+    """
+    n = rewards.shape[0]
+    adv = torch.zeros(n, dtype=torch.float32)
+    next_value, running = float(last_value), 0.0
+    for i in range(n - 1, -1, -1):
+        delta = float(rewards[i]) + gamma * next_value - float(values[i])
+        running = delta + gamma * lam * running
+        adv[i] = running
+        next_value = float(values[i])
+    return adv, adv + values.float()
+
+
+def compat_rewards(step_rewards: Sequence[float]) -> list[float]:
+    """The official StepTool code's placement: reward of step t (1-based) scaled by (T − t)."""
+    total = len(step_rewards)
+    return [float(r) * (total - t) for t, r in enumerate(step_rewards, 1)]
+
+
+def step_positions(amask: torch.Tensor, sidx: torch.Tensor) -> dict[int, tuple[int, int]]:
+    """Step index → (first, last) action position present in the sequence."""
+    out: dict[int, tuple[int, int]] = {}
+    for pos in torch.nonzero(amask, as_tuple=False).flatten().tolist():
+        step = int(sidx[pos])
+        first, _ = out.get(step, (pos, pos))
+        out[step] = (first, pos)
+    return out
+
+
+def _effective_rewards(mode: str, rewards: Sequence[float], finals: Sequence[bool]) -> list[float]:
+    if mode in ("final", "no_step_reward"):
+        return [float(r) if f else 0.0 for r, f in zip(rewards, finals, strict=True)]
+    if mode == "compat":
+        return compat_rewards(rewards)
+    return [float(r) for r in rewards]
+
+
+def trajectory_advantages(
+    mode: str,
+    rewards: Sequence[float],
+    finals: Sequence[bool],
+    values: torch.Tensor,
+    amask: torch.Tensor,
+    sidx: torch.Tensor,
+    gamma: float,
+    lam: float,
+    kl: torch.Tensor | None = None,
+    kl_coef: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-position advantages, value targets and value-loss mask for one trajectory.
+
+    `rewards`/`finals` are per step (`finals[t]` marks the episode's IsSolved step); the tensors are per
+    prediction position. Advantages are zero off action positions.
+    """
+    n = values.shape[0]
+    amask = amask.bool()
+    penalty = torch.zeros(n) if kl is None else -kl_coef * kl.float() * amask
+    step_r = _effective_rewards(mode, rewards, finals)
+    spans = step_positions(amask, sidx)
+    adv = torch.zeros(n)
+    ret = torch.zeros(n)
+    vmask = torch.zeros(n)
+    if not spans:
+        return adv, ret, vmask
+    if mode in STEP_MODES:
+        steps = sorted(spans)  # left truncation removes a prefix, so these are the last steps of the episode
+        r = torch.tensor([step_r[t] + float(penalty[spans[t][0]:spans[t][1] + 1].sum()) for t in steps])
+        v = torch.stack([values[spans[t][0]].float() for t in steps])
+        a, g = gae(r, v, gamma, lam)
+        for i, t in enumerate(steps):
+            first, last = spans[t]
+            in_step = amask[first:last + 1]
+            adv[first:last + 1] = torch.where(in_step, a[i], torch.zeros(()))
+            ret[first] = g[i]
+            vmask[first] = 1.0
+        return adv, ret, vmask
+    token_r = penalty.clone()
+    for t, (_, last) in spans.items():
+        token_r[last] += step_r[t]
+    if mode == "final":
+        pos = torch.nonzero(amask, as_tuple=False).flatten()
+        a, g = gae(token_r[pos], values[pos].float(), gamma, lam)
+        adv[pos], ret[pos] = a, g
+    elif mode == "no_step_opt":
+        for first, last in spans.values():
+            pos = torch.nonzero(amask[first:last + 1], as_tuple=False).flatten() + first
+            a, g = gae(token_r[pos], values[pos].float(), gamma, lam)
+            adv[pos], ret[pos] = a, g
+    elif mode == "compat":
+        v = torch.where(amask, values.float(), torch.zeros(()))
+        a, g = gae(token_r, v, gamma, lam)
+        adv, ret = torch.where(amask, a, torch.zeros(())), torch.where(amask, g, torch.zeros(()))
+    else:
+        raise ValueError(f"Unknown advantage mode {mode!r}")
+    return adv, ret, amask.float()
+
+
+def grpo_advantages(scores: Sequence[float], group_size: int, scale_by_std: bool = True,
+                    eps: float = 1e-4) -> torch.Tensor:
+    """Group-relative advantages: (score − group mean) / group std for consecutive groups of `group_size`."""
+    x = torch.tensor(scores, dtype=torch.float32)
+    if x.numel() % group_size:
+        raise ValueError(f"{x.numel()} scores do not split into groups of {group_size}")
+    g = x.view(-1, group_size)
+    centred = g - g.mean(dim=1, keepdim=True)
+    if scale_by_std:
+        centred = centred / (g.std(dim=1, keepdim=True) + eps)
+    return centred.flatten()
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """Mean of `x` over positions where `mask` is 1."""
+    mask = mask.to(x.dtype)
+    if dim is None:
+        return (x * mask).sum() / mask.sum().clamp(min=1.0)
+    return (x * mask).sum(dim) / mask.sum(dim).clamp(min=1.0)
+
+
+def masked_var(x: torch.Tensor, mask: torch.Tensor, unbiased: bool = True) -> torch.Tensor:
+    """Variance of `x` over masked positions (Bessel-corrected when `unbiased`)."""
+    mean = masked_mean(x, mask)
+    var = masked_mean((x - mean) ** 2, mask)
+    if unbiased:
+        n = mask.sum()
+        if n > 1:
+            var = var * n / (n - 1)
+    return var
+
+
+def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True) -> torch.Tensor:
+    """Normalise masked positions to unit variance (and zero mean); other positions become 0."""
+    mean, var = masked_mean(x, mask), masked_var(x, mask)
+    out = (x - mean) * torch.rsqrt(var + 1e-8)
+    if not shift_mean:
+        out = out + mean
+    return out * mask.to(x.dtype)

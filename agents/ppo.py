@@ -1,0 +1,295 @@
+"""Step-grained PPO (StepTool) and GRPO on token-in/token-out trajectories.
+
+Reads like CleanRL, structured like SB3: `collect_rollouts` → `compute_returns_and_advantage` → `train`.
+
+* Rollouts: episodes sampled from a vector env (`rollout.collect_episodes`); log-probs, values and the
+  reference log-probs are then recomputed by forward passes over the stored tokens (never from `generate`).
+* Advantages: `advantages.trajectory_advantages` (``ppo.mode``) or group-relative for GRPO; whitened over
+  action tokens. A per-token KL penalty to the reference (k1 or k3; fixed or adaptive β) enters the rewards
+  (PPO) or the loss (GRPO, k3).
+* Update: clipped surrogate on action tokens, clipped value loss on the value positions of the mode (step
+  values for step-grained modes), entropy bonus, minibatches with gradient accumulation, approx-KL early stop.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from steptool_agents.advantages import grpo_advantages, masked_mean, masked_var, masked_whiten, trajectory_advantages
+from steptool_agents.config import TrainConfig
+from steptool_agents.models import Policy
+from steptool_agents.prompts import PromptFormat
+from steptool_agents.rollout import Generator, HFGenerator, StopCondition, collect_episodes
+from steptool_agents.tokenization import Collated, Trajectory, collate
+
+__all__ = ["AdaptiveKL", "PPOTrainer", "RolloutBatch", "episode_stats", "forward_logprobs"]
+
+
+class RolloutBatch(NamedTuple):
+    """Everything one update trains on; per-token tensors are [B, L] (inputs) or [B, L-1] (predictions)."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    position_ids: torch.Tensor
+    action_mask: torch.Tensor  # [B, L-1] float: 1 on the model's own tokens
+    old_logprobs: torch.Tensor
+    ref_logprobs: torch.Tensor
+    old_values: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+    value_mask: torch.Tensor  # [B, L-1] float: positions whose value is regressed
+
+    def select(self, idx: torch.Tensor) -> RolloutBatch:
+        return RolloutBatch(*(t[idx] for t in self))
+
+
+def forward_logprobs(policy: Policy, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                     position_ids: torch.Tensor, mask: torch.Tensor | None = None,
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-prediction log-probs of the next token, values of the state before it, and entropies: [B, L-1].
+
+    Log-probs and entropies are computed only where `mask` ([B, L-1], default: everywhere) is set; elsewhere 0.
+    """
+    hidden, values = policy(input_ids, attention_mask, position_ids)
+    hidden = hidden[:, :-1]
+    sel = torch.ones(hidden.shape[:2], dtype=torch.bool) if mask is None else mask.bool()
+    logp_all = F.log_softmax(policy.lm_head(hidden[sel]).float(), dim=-1)
+    logp = torch.zeros(hidden.shape[:2], dtype=logp_all.dtype)
+    entropy = torch.zeros_like(logp)
+    logp[sel] = logp_all.gather(-1, input_ids[:, 1:][sel].unsqueeze(-1)).squeeze(-1)
+    entropy[sel] = -(logp_all.exp() * logp_all).sum(-1)
+    return logp, values[:, :-1], entropy
+
+
+def kl_estimate(logp: torch.Tensor, ref_logp: torch.Tensor, estimator: str) -> torch.Tensor:
+    """Per-token KL(π‖π_ref) estimate on samples from π: k1 = log r, k3 = (r⁻¹ − 1) + log r (r = π/π_ref)."""
+    log_ratio = logp - ref_logp
+    if estimator == "k1":
+        return log_ratio
+    return torch.expm1(-log_ratio) + log_ratio
+
+
+@dataclass
+class AdaptiveKL:
+    """Ziegler et al.'s proportional β controller (fixed when `adaptive` is False)."""
+
+    value: float
+    target: float
+    horizon: int
+    adaptive: bool = False
+
+    def update(self, kl: float, n_steps: int) -> None:
+        if self.adaptive:
+            error = float(np.clip(kl / self.target - 1.0, -0.2, 0.2))
+            self.value *= 1.0 + error * n_steps / self.horizon
+
+
+def episode_stats(trajs: list[Trajectory]) -> dict[str, float]:
+    """Pass rate, mean step reward, tool-call accuracy (gold / tool calls), mean return and length."""
+    calls = sum(t.tool_calls for t in trajs)
+    steps = [r for t in trajs for r in t.rewards]
+    return {
+        "pass_rate": float(np.mean([t.is_solved for t in trajs])),
+        "mean_step_reward": float(np.mean(steps)) if steps else 0.0,
+        "tool_call_accuracy": sum(t.gold_calls for t in trajs) / calls if calls else 0.0,
+        "mean_return": float(np.mean([sum(t.rewards) for t in trajs])),
+        "avg_steps": float(np.mean([t.num_steps for t in trajs])),
+    }
+
+
+class PPOTrainer:
+    """Step-grained PPO (``algo`` steptool/ppo) or GRPO (``algo`` grpo) on one policy."""
+
+    def __init__(self, cfg: TrainConfig, policy: Policy, fmt: PromptFormat, make_envs: Callable[[int], Any],
+                 generator: Generator | None = None, offline: list[Trajectory] | None = None) -> None:
+        self.cfg = cfg
+        self.policy = policy
+        self.fmt = fmt
+        self.tokenizer = policy.tokenizer
+        self.grpo = cfg.algo == "grpo"
+        num_envs = cfg.grpo.group_size if self.grpo else cfg.rollout.num_envs
+        self.envs = make_envs(num_envs)
+        stop = StopCondition(self.tokenizer, cfg.rollout.stop_strings, cfg.rollout.stop_on_json_close)
+        self.generator = generator or HFGenerator(policy.model, self.tokenizer, stop, cfg.rollout.max_new_tokens,
+                                                  cfg.rollout.temperature)
+        self.optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=cfg.ppo.learning_rate, eps=1e-6,
+                                           weight_decay=0.0)
+        self.kl = AdaptiveKL(cfg.ppo.kl_coef, cfg.ppo.kl_target, cfg.ppo.kl_horizon, cfg.ppo.adaptive_kl)
+        self.update = 0
+        self.offline = offline
+
+    # ------------------------------------------------------------------ rollouts
+    def _seeds(self, salt: int) -> list[int]:
+        base = self.cfg.seed * 1_000_003 + self.update * 10_007 + salt * 101
+        return [base + i for i in range(self.envs.num_envs)]
+
+    def collect_rollouts(self) -> list[Trajectory]:
+        """Sample ``rollout.episodes_per_update`` episodes (GRPO: groups sharing a task) with the current policy."""
+        r, m = self.cfg.rollout, self.cfg.model
+        if self.offline is not None:  # offline step-grained data: a seeded sample per update
+            gen = torch.Generator().manual_seed(self._seeds(0)[0])
+            idx = torch.randint(len(self.offline), (r.episodes_per_update,), generator=gen).tolist()
+            return [self.offline[i] for i in idx]
+        if not self.grpo:
+            return collect_episodes(self.envs, self.generator, self.fmt, self.tokenizer, r.episodes_per_update,
+                                    self._seeds(0), m.max_context_tokens, r.max_new_tokens,
+                                    max_prompt_tokens=m.max_prompt_tokens)
+        trajs: list[Trajectory] = []
+        for group in range(r.episodes_per_update // self.cfg.grpo.group_size):
+            same_task = [self._seeds(group + 1)[0]] * self.envs.num_envs  # one seed → one task for the group
+            trajs += collect_episodes(self.envs, self.generator, self.fmt, self.tokenizer, self.cfg.grpo.group_size,
+                                      same_task, m.max_context_tokens, r.max_new_tokens,
+                                      max_prompt_tokens=m.max_prompt_tokens)
+        return trajs
+
+    # ------------------------------------------------------------------ advantages
+    @torch.no_grad()
+    def _score(self, batch: Collated) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        logps, values, refs = [], [], []
+        mb = self.cfg.ppo.minibatch_size
+        for start in range(0, batch.input_ids.shape[0], mb):
+            sl = slice(start, start + mb)
+            args = (batch.input_ids[sl], batch.attention_mask[sl], batch.position_ids[sl], batch.pred_action_mask[sl])
+            logp, value, _ = forward_logprobs(self.policy, *args)
+            with self.policy.reference():
+                ref, _, _ = forward_logprobs(self.policy, *args)
+            logps.append(logp)
+            values.append(value)
+            refs.append(ref)
+        return torch.cat(logps), torch.cat(values), torch.cat(refs)
+
+    def compute_returns_and_advantage(self, trajs: list[Trajectory]) -> tuple[RolloutBatch, dict[str, float]]:
+        """Forward passes for log-probs/values/reference, then per-trajectory advantages (see `advantages`)."""
+        p = self.cfg.ppo
+        batch = collate(trajs, int(self.tokenizer.pad_token_id), "right", self.cfg.model.max_context_tokens)
+        was_training = self.policy.training
+        self.policy.eval()
+        logp, values, ref = self._score(batch)
+        self.policy.train(was_training)
+        amask = batch.pred_action_mask.float()
+        kl = kl_estimate(logp, ref, p.kl_estimator) * amask
+        adv = torch.zeros_like(logp)
+        ret = torch.zeros_like(logp)
+        vmask = torch.zeros_like(logp)
+        if self.grpo:
+            scores = grpo_advantages([t.is_solved for t in trajs], self.cfg.grpo.group_size,
+                                     self.cfg.grpo.scale_by_std)
+            adv = scores[:, None] * amask
+        else:
+            for row, t in enumerate(trajs):
+                a, g, v = trajectory_advantages(p.mode, t.rewards, t.finals, values[row], amask[row],
+                                                batch.pred_step_index[row], p.gamma, p.lam, kl[row], self.kl.value)
+                adv[row], ret[row], vmask[row] = a, g, v
+            if p.whiten_advantages:
+                adv = masked_whiten(adv, amask)
+        kl_seq = float((kl.sum(-1)).mean())
+        stats = {
+            "kl_ref": float(masked_mean(kl_estimate(logp, ref, "k3"), amask)),
+            "kl_coef": self.kl.value,
+            "explained_variance": _explained_variance(values, ret, vmask),
+            "action_tokens": float(amask.sum()),
+            "truncated_frac": float(np.mean([len(t.tokens) > self.cfg.model.max_context_tokens for t in trajs])),
+            "tokens": float(batch.attention_mask.sum()),
+        }
+        self.kl.update(kl_seq, len(trajs))
+        rb = RolloutBatch(batch.input_ids, batch.attention_mask, batch.position_ids, amask, logp, ref, values,
+                          adv, ret, vmask)
+        return rb, stats
+
+    # ------------------------------------------------------------------ update
+    def train(self, batch: RolloutBatch) -> dict[str, float]:
+        """PPO epochs over minibatches; stops early once approx-KL exceeds 1.5 × ``ppo.target_approx_kl``."""
+        p = self.cfg.ppo
+        self.policy.train()
+        n = batch.input_ids.shape[0]
+        gen = torch.Generator().manual_seed(self.cfg.seed * 7919 + self.update)
+        micro = max(1, math.ceil(p.minibatch_size / p.grad_accum_steps))
+        logs: dict[str, list[float]] = {k: [] for k in
+                                        ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac")}
+        tokens, start_time, stopped = 0, time.perf_counter(), False
+        for _ in range(p.n_epochs):
+            perm = torch.randperm(n, generator=gen)
+            for mb_start in range(0, n, p.minibatch_size):
+                mb_idx = perm[mb_start:mb_start + p.minibatch_size]
+                self.optimizer.zero_grad(set_to_none=True)
+                weight_total = float(batch.action_mask[mb_idx].sum().clamp(min=1.0))
+                kls = []
+                for m_start in range(0, len(mb_idx), micro):
+                    mb = batch.select(mb_idx[m_start:m_start + micro])
+                    tokens += int(mb.attention_mask.sum())
+                    # Weight micro-batches by their action tokens so accumulation equals the full minibatch mean.
+                    weight = float(mb.action_mask.sum()) / weight_total
+                    loss, info = self._loss(mb)
+                    (loss * weight).backward()
+                    kls.append(info["approx_kl"])
+                    for k, v in info.items():
+                        logs[k].append(v)
+                torch.nn.utils.clip_grad_norm_(self.policy.trainable_parameters(), p.max_grad_norm)
+                self.optimizer.step()
+                if p.target_approx_kl is not None and float(np.mean(kls)) > 1.5 * p.target_approx_kl:
+                    stopped = True
+                    break
+            if stopped:
+                break
+        elapsed = time.perf_counter() - start_time
+        out = {k: float(np.mean(v)) if v else 0.0 for k, v in logs.items()}
+        out["early_stop"] = float(stopped)
+        out["train_tokens_per_s"] = tokens / elapsed if elapsed > 0 else 0.0
+        return out
+
+    def _loss(self, mb: RolloutBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        p = self.cfg.ppo
+        logp, values, entropy = forward_logprobs(self.policy, mb.input_ids, mb.attention_mask, mb.position_ids,
+                                                 mb.action_mask)
+        mask = mb.action_mask
+        log_ratio = (logp - mb.old_logprobs) * mask
+        ratio = log_ratio.exp()
+        pg1 = -mb.advantages * ratio
+        pg2 = -mb.advantages * ratio.clamp(1.0 - p.clip_range, 1.0 + p.clip_range)
+        policy_loss = masked_mean(torch.maximum(pg1, pg2), mask)
+        ent = masked_mean(entropy, mask)
+        loss = policy_loss - p.ent_coef * ent
+        value_loss = torch.zeros(())
+        if self.grpo:
+            loss = loss + self.kl.value * masked_mean(kl_estimate(logp, mb.ref_logprobs, "k3"), mask)
+        else:
+            v_clipped = mb.old_values + (values - mb.old_values).clamp(-p.clip_range_vf, p.clip_range_vf)
+            vl = torch.maximum((values - mb.returns) ** 2, (v_clipped - mb.returns) ** 2)
+            value_loss = 0.5 * masked_mean(vl, mb.value_mask)
+            loss = loss + p.vf_coef * value_loss
+        with torch.no_grad():
+            approx_kl = float(masked_mean(ratio - 1.0 - log_ratio, mask))
+            clip_frac = float(masked_mean(((ratio - 1.0).abs() > p.clip_range).float(), mask))
+        return loss, {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": ent.item(),
+                      "approx_kl": approx_kl, "clip_frac": clip_frac}
+
+    # ------------------------------------------------------------------ one iteration
+    def step(self) -> dict[str, float]:
+        """One full iteration: collect, score, train. Returns the update's metrics."""
+        t0 = time.perf_counter()
+        trajs = self.collect_rollouts()
+        t1 = time.perf_counter()
+        batch, adv_stats = self.compute_returns_and_advantage(trajs)
+        t2 = time.perf_counter()
+        train_stats = self.train(batch)
+        t3 = time.perf_counter()
+        self.update += 1
+        return {**episode_stats(trajs), **adv_stats, **train_stats, "rollout_s": t1 - t0, "score_s": t2 - t1,
+                "train_s": t3 - t2}
+
+
+def _explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:
+    if mask.sum() < 2:
+        return 0.0
+    var_y = masked_var(returns, mask)
+    if var_y <= 0:
+        return 0.0
+    return float(1.0 - masked_var(returns - values, mask) / var_y)

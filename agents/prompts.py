@@ -1,0 +1,102 @@
+"""Prompt formats: how env observations are wrapped around the model's actions.
+
+Actions are always ToolLLaMA ReAct text (``Thought/Action/Action Input``), which the env parses. Formats differ
+in the text *around* them:
+
+* `ReActFormat` (ToolLLaMA/ToolBench): the reset observation already holds the system prompt and query;
+  assistant turns follow ``Assistant:\\n`` and tool turns are ``\\nFunction: <observation>``.
+* `ChatTemplateFormat`: the tokenizer's chat template over the env's OpenAI messages with
+  ``apply_chat_template(..., tools=...)``; tool turns are rendered as ``role="tool"`` messages.
+
+Every format exposes `close_text`: the template text that ends an assistant turn. Its first token is the
+model's end-of-turn (EOS) token; when the model stopped without emitting it (stop string, closed JSON,
+token limit) the whole `close_text` becomes part of the next prompt segment, so training and sampling see the
+same token stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+__all__ = ["ChatTemplateFormat", "PromptFormat", "ReActFormat", "after_action_text", "make_format"]
+
+_DUMMY = "\u2063ACTION\u2063"  # invisible separators: never produced by a template itself
+
+
+class PromptFormat(Protocol):
+    close_text: str
+
+    def initial(self, observation: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> str:
+        """Text of the first prompt segment, ending where the first assistant turn starts."""
+        ...
+
+    def tool_turn(self, observation: str, name: str) -> str:
+        """Text of a tool turn (after `close_text`), ending where the next assistant turn starts."""
+        ...
+
+
+class ReActFormat:
+    """ToolLLaMA's plain-text conversation (``System: … User: … Assistant: … Function: …``)."""
+
+    def __init__(self, eos_token: str) -> None:
+        self.close_text = eos_token
+
+    def initial(self, observation: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> str:
+        return f"System: {observation}Assistant:\n"
+
+    def tool_turn(self, observation: str, name: str) -> str:
+        return f"\nFunction: {observation}\nAssistant:\n"
+
+
+class ChatTemplateFormat:
+    """The tokenizer's own chat template with the env's messages and function schemas."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        if not getattr(tokenizer, "chat_template", None):
+            raise ValueError("ChatTemplateFormat needs a tokenizer with a chat_template; use prompt_format='react'")
+        self.tokenizer = tokenizer
+        eos = tokenizer.eos_token
+        base = [{"role": "user", "content": "q"}, {"role": "assistant", "content": _DUMMY}]
+        rendered = self._render(base, add_generation_prompt=False)
+        close = rendered[rendered.rindex(_DUMMY) + len(_DUMMY):]
+        if not close.startswith(eos):
+            # Templates that end turns with a token other than EOS: that token still closes the action.
+            raise ValueError(f"Chat template ends assistant turns with {close!r}, not with EOS {eos!r}")
+        self.close_text = close
+        self._base = base
+        self._base_rendered = rendered
+
+    def _render(self, messages: list[dict[str, Any]], add_generation_prompt: bool,
+                tools: list[dict[str, Any]] | None = None) -> str:
+        return self.tokenizer.apply_chat_template(messages, tools=tools, tokenize=False,
+                                                  add_generation_prompt=add_generation_prompt)
+
+    def initial(self, observation: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> str:
+        schemas = [{"type": "function", "function": t} for t in tools]
+        return self._render(messages[:2], add_generation_prompt=True, tools=schemas)
+
+    def tool_turn(self, observation: str, name: str) -> str:
+        full = self._render([*self._base, {"role": "tool", "name": name, "content": observation}],
+                            add_generation_prompt=True)
+        if not full.startswith(self._base_rendered):
+            raise ValueError("Chat template renders earlier turns differently once a tool turn follows")
+        return full[len(self._base_rendered):]
+
+
+def make_format(name: str, tokenizer: Any) -> PromptFormat:
+    """``react`` or ``chat`` for `tokenizer`."""
+    if name == "react":
+        return ReActFormat(tokenizer.eos_token)
+    if name == "chat":
+        return ChatTemplateFormat(tokenizer)
+    raise ValueError(f"Unknown prompt format {name!r}; use 'react' or 'chat'")
+
+
+def after_action_text(fmt: PromptFormat, eos_token: str, emitted_eos: bool, observation: str, name: str) -> str:
+    """The prompt text following an action: the rest of the turn's closing text, then the tool turn.
+
+    If the model emitted EOS itself that token is its own (already in the trajectory); otherwise the template
+    supplies it, so the token stream is the same either way.
+    """
+    close = fmt.close_text[len(eos_token):] if emitted_eos else fmt.close_text
+    return close + fmt.tool_turn(observation, name)

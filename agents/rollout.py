@@ -1,0 +1,249 @@
+"""Batched episode collection over a Gymnasium vector env.
+
+`collect_episodes` drives N sub-envs of a `gym.vector.SyncVectorEnv` with one batched generation per step.
+Gymnasium 1.x uses *next-step* autoreset: after a sub-env ends an episode, the next ``step`` call resets it
+(the action passed for it is ignored) and returns the reset observation. The loop therefore marks such envs
+as pending, sends them a placeholder action, and starts a new trajectory from the observation that comes back.
+Exactly `episodes` episodes are started; sub-envs left over once the quota is reached idle until the end.
+
+Generation (`HFGenerator`) uses ``model.generate`` with the KV cache on left-padded contexts and stops a row at
+EOS, at a stop string, once the ``Action Input`` JSON object closes, or after ``max_new_tokens``. Only the
+sampled ids are kept (`StopCondition.cut`); log-probs and values are recomputed later by a forward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, NamedTuple, Protocol
+
+import gymnasium as gym
+import numpy as np
+import torch
+from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
+
+from steptool_agents.prompts import PromptFormat, after_action_text
+from steptool_agents.tokenization import Trajectory, encode, prompt_ids
+
+__all__ = [
+    "Generated",
+    "Generator",
+    "HFGenerator",
+    "StopCondition",
+    "collect_episodes",
+    "json_object_closed",
+    "make_vector_env",
+]
+
+_PLACEHOLDER = ""  # sent to sub-envs whose action is ignored (autoreset step) or that idle
+
+
+def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gym.vector.SyncVectorEnv:
+    """`num_envs` copies of `env_id` in a `SyncVectorEnv` (next-step autoreset)."""
+    return gym.vector.SyncVectorEnv([partial(gym.make, env_id, **kwargs) for _ in range(num_envs)])
+
+
+def json_object_closed(text: str) -> bool:
+    """True once the JSON object after the last ``Action Input:`` has closed (strings and escapes respected)."""
+    at = text.rfind("Action Input:")
+    if at < 0:
+        return False
+    rest = text[at + len("Action Input:"):].lstrip()
+    if not rest.startswith("{"):
+        return False
+    depth, in_string, escaped = 0, False, False
+    for ch in rest:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return True
+    return False
+
+
+class Generated(NamedTuple):
+    """One action: the sampled ids (exactly as sampled) and whether the last one is the model's EOS."""
+
+    ids: list[int]
+    emitted_eos: bool
+
+
+class StopCondition:
+    """Where an action ends: EOS, a stop string, or a closed ``Action Input`` object."""
+
+    def __init__(self, tokenizer: Any, stop_strings: Sequence[str] = (), json_close: bool = True) -> None:
+        self.tokenizer = tokenizer
+        self.eos_id = int(tokenizer.eos_token_id)
+        self.stop_strings = tuple(stop_strings)
+        self.json_close = json_close
+
+    def text_done(self, text: str) -> bool:
+        return any(s in text for s in self.stop_strings) or (self.json_close and json_object_closed(text))
+
+    def cut(self, ids: Sequence[int]) -> Generated:
+        """The prefix of `ids` up to the first stop (ids after it are padding or never-sampled)."""
+        for k, tok in enumerate(ids):
+            if tok == self.eos_id:
+                return Generated(list(ids[:k + 1]), True)
+            if self.text_done(self.tokenizer.decode(ids[:k + 1], skip_special_tokens=True)):
+                return Generated(list(ids[:k + 1]), False)
+        return Generated(list(ids), False)
+
+
+class _Criteria(StoppingCriteria):
+    def __init__(self, stop: StopCondition, prompt_length: int) -> None:
+        self.stop = stop
+        self.prompt_length = prompt_length
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        gen = input_ids[:, self.prompt_length:]
+        done = [self.stop.text_done(self.stop.tokenizer.decode(row, skip_special_tokens=True)) for row in gen]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+class Generator(Protocol):
+    def __call__(self, contexts: list[list[int]], greedy: bool = False) -> list[Generated]: ...
+
+
+class HFGenerator:
+    """Batched sampling with a transformers model (KV cache, left padding, per-row stopping)."""
+
+    def __init__(self, model: Any, tokenizer: Any, stop: StopCondition, max_new_tokens: int,
+                 temperature: float = 1.0) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.stop = stop
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+
+    @torch.no_grad()
+    def __call__(self, contexts: list[list[int]], greedy: bool = False) -> list[Generated]:
+        pad = int(self.tokenizer.pad_token_id)
+        length = max(len(c) for c in contexts)
+        ids = torch.full((len(contexts), length), pad, dtype=torch.long)
+        attn = torch.zeros_like(ids)
+        for row, ctx in enumerate(contexts):
+            ids[row, length - len(ctx):] = torch.tensor(ctx, dtype=torch.long)
+            attn[row, length - len(ctx):] = 1
+        config = GenerationConfig(
+            max_new_tokens=self.max_new_tokens, do_sample=not greedy,
+            temperature=self.temperature if not greedy else None, top_k=None if greedy else 0,
+            top_p=None if greedy else 1.0, pad_token_id=pad, eos_token_id=self.stop.eos_id, use_cache=True,
+        )
+        was_training = self.model.training
+        self.model.eval()
+        out = self.model.generate(input_ids=ids, attention_mask=attn, generation_config=config,
+                                  stopping_criteria=StoppingCriteriaList([_Criteria(self.stop, length)]))
+        self.model.train(was_training)
+        return [self.stop.cut(row.tolist()) for row in out[:, length:]]
+
+
+def _info(infos: dict[str, Any], key: str, i: int) -> Any:
+    """Sub-env `i`'s value of `key` in a vector-env info dict (None when absent), nested dicts included."""
+    if key not in infos or not infos.get(f"_{key}", np.zeros(i + 1, bool))[i]:
+        return None
+    value = infos[key]
+    if isinstance(value, dict):
+        return {k: _info(value, k, i) for k in value if not k.startswith("_")}
+    return value[i]
+
+
+def collect_episodes(
+    envs: gym.vector.VectorEnv,
+    generate: Generator | Callable[..., list[Generated]],
+    fmt: PromptFormat,
+    tokenizer: Any,
+    episodes: int,
+    seeds: Sequence[int] | int | None,
+    max_context_tokens: int,
+    max_new_tokens: int,
+    greedy: bool = False,
+    max_prompt_tokens: int = 0,
+) -> list[Trajectory]:
+    """Play exactly `episodes` episodes with batched generation; returns them in order of completion.
+
+    The initial prompt is cut to its last `max_prompt_tokens` tokens; the sampling context to the last
+    ``max_context_tokens - max_new_tokens`` tokens of the trajectory.
+    """
+    n = envs.num_envs
+    seed_arg = list(seeds) if isinstance(seeds, Sequence) else seeds
+    obs, _ = envs.reset(seed=seed_arg)
+    eos_token = tokenizer.eos_token
+    sub_envs = getattr(envs, "envs", None)
+
+    def start(i: int, observation: str) -> Trajectory:
+        traj = Trajectory()
+        base = sub_envs[i].unwrapped if sub_envs is not None else None
+        messages = base.messages if base is not None else []
+        tools = base.tools if base is not None else []
+        traj.task_id = base.task.task_id if base is not None else ""
+        traj.add_prompt(prompt_ids(tokenizer, fmt.initial(observation, messages, tools), max_prompt_tokens))
+        return traj
+
+    trajs: list[Trajectory | None] = [None] * n
+    pending = [False] * n  # next step() resets this sub-env
+    started = 0
+    for i in range(n):
+        if started < episodes:
+            trajs[i] = start(i, obs[i])
+            started += 1
+    done: list[Trajectory] = []
+    budget = max_context_tokens - max_new_tokens
+    while len(done) < episodes:
+        active = [i for i in range(n) if trajs[i] is not None and not pending[i]]
+        actions = [_PLACEHOLDER] * n
+        generated: dict[int, Generated] = {}
+        if active:
+            outs = generate([trajs[i].context(budget) for i in active], greedy=greedy)
+            for i, g in zip(active, outs, strict=True):
+                generated[i] = g
+                actions[i] = tokenizer.decode(g.ids, skip_special_tokens=True)
+        obs, rewards, terminated, truncated, infos = envs.step(actions)
+        for i in range(n):
+            if pending[i]:  # this step was sub-env i's autoreset: obs[i] starts a new episode
+                pending[i] = False
+                if started < episodes:
+                    trajs[i] = start(i, obs[i])
+                    started += 1
+                continue
+            ended = bool(terminated[i] or truncated[i])
+            traj = trajs[i]
+            if traj is None:  # idle sub-env: only track its autoresets
+                pending[i] = ended
+                continue
+            g = generated[i]
+            components = _info(infos, "reward_components", i) or {}
+            final = components.get("IsSolved") is not None
+            traj.add_action(g.ids, float(rewards[i]), actions[i], final=final)
+            if not final:
+                traj.tool_calls += 1
+                traj.gold_calls += bool(_info(infos, "gold_call", i))
+            if ended:
+                traj.is_solved = float(_info(infos, "is_solved", i) or 0.0)
+                traj.terminated = bool(terminated[i])
+                done.append(traj)
+                trajs[i] = None
+                pending[i] = True
+            else:
+                name = _called_name(actions[i])
+                traj.add_prompt(encode(tokenizer, after_action_text(fmt, eos_token, g.emitted_eos, obs[i], name)))
+    return done
+
+
+def _called_name(action_text: str) -> str:
+    """The function name of a ReAct action (for chat templates' tool turns); empty when there is none."""
+    at = action_text.rfind("Action:")
+    if at < 0:
+        return ""
+    rest = action_text[at + len("Action:"):].split("Action Input:")[0].strip()
+    return rest.splitlines()[0].strip() if rest else ""

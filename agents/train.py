@@ -1,0 +1,238 @@
+"""Run orchestration: build or load the base model, warm-start with SFT, train (PPO/GRPO/RFT), evaluate.
+
+Run directory layout::
+
+    OUT/model/                 base model (HF, safetensors) + tokenizer; after SFT when warm-started
+    OUT/checkpoints/update_N/  adapter + value head (safetensors), optimizer, RNG states, state.json
+    OUT/final/                 the trained adapter + value head
+    OUT/metrics.csv, OUT/tb/   per-update metrics (CSV, TensorBoard)
+    OUT/learning_curve.png     reward / pass rate / KL curves
+    OUT/config.json, OUT/eval.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from steptool_agents.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_text_atomic
+from steptool_agents.config import TrainConfig
+from steptool_agents.metrics import MetricsLogger, plot_curves
+from steptool_agents.models import (
+    Policy,
+    build_tiny_model,
+    load_base_model,
+    load_policy,
+    prepare_smollm2,
+    save_base_model,
+    train_bpe_tokenizer,
+)
+from steptool_agents.offline import load_sft_json, load_step_grained_csv
+from steptool_agents.ppo import PPOTrainer, episode_stats
+from steptool_agents.prompts import make_format
+from steptool_agents.rollout import HFGenerator, StopCondition, collect_episodes, make_vector_env
+from steptool_agents.sft import demo_trajectories, episode_texts, oracle_episodes, sft_train
+
+__all__ = ["build_base_model", "evaluate_policy", "load_run_policy", "run_training", "seed_everything"]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def env_kwargs(cfg: TrainConfig, split: str) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"split": split, "max_steps": cfg.max_steps, "reward_mode": "step"}
+    if cfg.group is not None:
+        kwargs["group"] = cfg.group
+    return kwargs
+
+
+def env_factory(cfg: TrainConfig, split: str) -> Callable[[int], Any]:
+    return lambda n: make_vector_env(cfg.env_id, n, **env_kwargs(cfg, split))
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("STEPTOOL_CACHE", "~/.cache/steptool")).expanduser()
+
+
+def build_base_model(cfg: TrainConfig, out: Path, console: Console | None = None) -> Path:
+    """Create ``OUT/model``: the named model (tiny: tokenizer + random init), SFT-warm-started when asked."""
+    target = out / "model"
+    if (target / "config.json").exists():
+        return target
+    say = console.print if console else (lambda *a, **k: None)
+    m = cfg.model
+    demos_needed = cfg.algo == "sft" or cfg.warm_start_sft
+    episodes = oracle_episodes(cfg.env_id, max(cfg.sft.episodes, m.tokenizer_episodes if m.name == "tiny" else 0),
+                               cfg.seed, **env_kwargs(cfg, cfg.split))
+    if m.name == "tiny":
+        tokenizer = train_bpe_tokenizer(episode_texts(episodes[:m.tokenizer_episodes], "</s>"), m.vocab_size)
+        model = build_tiny_model(m, tokenizer, cfg.seed)
+        say(f"tiny {m.arch}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, "
+            f"vocab {len(tokenizer)}")
+    else:
+        path = prepare_smollm2(_cache_dir()) if m.name == "smollm2" else Path(m.name)
+        model, tokenizer = load_base_model(path)
+    meta: dict[str, Any] = {"source": m.name, "sft": None}
+    if demos_needed:
+        fmt = make_format(m.prompt_format, tokenizer)
+        if cfg.sft_json:
+            trajs = load_sft_json(cfg.sft_json, fmt, tokenizer, m.max_prompt_tokens)
+        else:
+            trajs = demo_trajectories(episodes[:cfg.sft.episodes], fmt, tokenizer, m.max_prompt_tokens)
+
+        def log(epoch: int, loss: float) -> None:
+            say(f"  sft epoch {epoch + 1}/{cfg.sft.epochs}: loss {loss:.4f}")
+
+        if cfg.sft.full_finetune:
+            stats = sft_train(model, trajs, int(tokenizer.pad_token_id), epochs=cfg.sft.epochs,
+                              lr=cfg.sft.learning_rate, batch_size=cfg.sft.batch_size,
+                              max_tokens=m.max_context_tokens, seed=cfg.seed, log=log)
+        else:  # LoRA SFT, then merge so the SFT model becomes the frozen reference of later RL
+            policy = Policy(model, tokenizer, m)
+            stats = sft_train(policy.model, trajs, int(tokenizer.pad_token_id), epochs=cfg.sft.epochs,
+                              lr=cfg.sft.learning_rate, batch_size=cfg.sft.batch_size,
+                              max_tokens=m.max_context_tokens, seed=cfg.seed, log=log)
+            model = policy.model.merge_and_unload()
+        meta["sft"] = {"episodes": len(trajs), **stats}
+        say(f"  sft done: {stats['tokens_per_s']:.0f} tok/s, {stats['truncated_frac']:.0%} of demos cut by "
+            f"max_context_tokens={m.max_context_tokens}")
+    save_base_model(model, tokenizer, target, meta)
+    return target
+
+
+def load_run_policy(model_dir: str | Path, cfg: TrainConfig) -> Policy:
+    """A policy from a run directory (``model/`` + ``final/``), a bare adapter dir, or any HF model dir."""
+    path = Path(model_dir)
+    if (path / "model" / "config.json").exists():
+        adapter = path / "final" if (path / "final" / "adapter_model.safetensors").exists() else None
+        return load_policy(path / "model", cfg.model, adapter)
+    return load_policy(path, cfg.model)
+
+
+def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int, seed: int = 12345,
+                    greedy: bool = True) -> dict[str, Any]:
+    """Pass rate, average steps, tool-call accuracy and mean return on `split` (batched, greedy by default)."""
+    fmt = make_format(cfg.model.prompt_format, policy.tokenizer)
+    stop = StopCondition(policy.tokenizer, cfg.rollout.stop_strings, cfg.rollout.stop_on_json_close)
+    gen = HFGenerator(policy.model, policy.tokenizer, stop, cfg.rollout.max_new_tokens, cfg.rollout.temperature)
+    envs = env_factory(cfg, split)(min(cfg.rollout.num_envs, episodes))
+    try:
+        trajs = collect_episodes(envs, gen, fmt, policy.tokenizer, episodes,
+                                 [seed + i for i in range(envs.num_envs)], cfg.model.max_context_tokens,
+                                 cfg.rollout.max_new_tokens, greedy=greedy,
+                                 max_prompt_tokens=cfg.model.max_prompt_tokens)
+    finally:
+        envs.close()
+    stats = episode_stats(trajs)
+    return {"env": cfg.env_id, "split": split, "episodes": len(trajs), "pass_rate": stats["pass_rate"],
+            "avg_steps": stats["avg_steps"], "tool_call_accuracy": stats["tool_call_accuracy"],
+            "mean_return": stats["mean_return"]}
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("{task.fields[info]}"), console=console, transient=False)
+
+
+def _run_rft(cfg: TrainConfig, policy: Policy, out: Path, console: Console) -> list[dict[str, float]]:
+    """Rejection-sampling fine-tuning: sample with the policy, keep solved episodes, SFT the adapter on them."""
+    fmt = make_format(cfg.model.prompt_format, policy.tokenizer)
+    stop = StopCondition(policy.tokenizer, cfg.rollout.stop_strings, cfg.rollout.stop_on_json_close)
+    gen = HFGenerator(policy.model, policy.tokenizer, stop, cfg.rollout.max_new_tokens, cfg.rollout.temperature)
+    envs = env_factory(cfg, cfg.split)(cfg.rollout.num_envs)
+    logger = MetricsLogger(out)
+    rows = []
+    try:
+        for rnd in range(cfg.sft.rft_rounds):
+            seeds = [cfg.seed * 1_000_003 + rnd * 10_007 + i for i in range(envs.num_envs)]
+            trajs = collect_episodes(envs, gen, fmt, policy.tokenizer, cfg.sft.rft_episodes, seeds,
+                                     cfg.model.max_context_tokens, cfg.rollout.max_new_tokens,
+                                     max_prompt_tokens=cfg.model.max_prompt_tokens)
+            kept = [t for t in trajs if t.is_solved >= 1.0]
+            stats: dict[str, float] = {**episode_stats(trajs), "kept": float(len(kept))}
+            if kept:
+                stats.update(sft_train(policy.model, kept, int(policy.tokenizer.pad_token_id), epochs=cfg.sft.epochs,
+                                       lr=cfg.ppo.learning_rate, batch_size=cfg.sft.batch_size,
+                                       max_tokens=cfg.model.max_context_tokens, seed=cfg.seed + rnd,
+                                       params=policy.trainable_parameters()))
+            logger.log(rnd + 1, stats)
+            rows.append(stats)
+            console.print(f"rft round {rnd + 1}: pass {stats['pass_rate']:.2f}, kept {len(kept)}")
+    finally:
+        envs.close()
+        logger.close()
+    return rows
+
+
+def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False, console: Console | None = None,
+                 evaluate: bool = True) -> dict[str, Any]:
+    """Train per `cfg` into `out`; returns a summary (final metrics and the evaluation)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    console = console or Console()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    write_text_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
+    base_dir = build_base_model(cfg, out, console)
+    policy = load_policy(base_dir, cfg.model)
+    summary: dict[str, Any] = {"algo": cfg.algo, "out": str(out)}
+    if cfg.algo == "rft":
+        _run_rft(cfg, policy, out, console)
+        policy.save(out / "final")
+    elif cfg.algo in ("steptool", "ppo", "grpo"):
+        if cfg.algo == "ppo":
+            cfg = cfg.replace(ppo={**cfg.to_dict()["ppo"], "mode": "final"})
+        summary["train"] = _run_rl(cfg, policy, out, resume, console)
+        policy.save(out / "final")
+    if evaluate:
+        summary["eval"] = evaluate_policy(policy, cfg, cfg.eval_split, cfg.eval_episodes, seed=cfg.seed + 777)
+        write_text_atomic(out / "eval.json", json.dumps(summary["eval"], indent=2))
+    return summary
+
+
+def _run_rl(cfg: TrainConfig, policy: Policy, out: Path, resume: bool, console: Console) -> dict[str, float]:
+    fmt = make_format(cfg.model.prompt_format, policy.tokenizer)
+    offline = None
+    if cfg.offline_csv:
+        offline = load_step_grained_csv(cfg.offline_csv, policy.tokenizer, cfg.model.max_prompt_tokens)
+        console.print(f"offline: {len(offline)} step-grained trajectories from {cfg.offline_csv}")
+    trainer = PPOTrainer(cfg, policy, fmt, env_factory(cfg, cfg.split), offline=offline)
+    start = 0
+    ckpt = latest_checkpoint(out) if resume else None
+    if ckpt is not None:
+        state = load_checkpoint(ckpt, policy, trainer.optimizer)
+        start = trainer.update = int(state["update"])
+        trainer.kl.value = float(state["kl_coef"])
+        console.print(f"resumed from {ckpt.name}")
+    logger = MetricsLogger(out, resume_from=start if ckpt is not None else None)
+    last: dict[str, float] = {}
+    try:
+        with _progress(console) as progress:
+            task = progress.add_task(cfg.algo, total=cfg.ppo.updates, completed=start, info="")
+            while trainer.update < cfg.ppo.updates:
+                last = trainer.step()
+                logger.log(trainer.update, last)
+                progress.update(task, advance=1, info=f"reward {last['mean_step_reward']:.3f}  "
+                                f"pass {last['pass_rate']:.2f}  kl {last['kl_ref']:.4f}")
+                if trainer.update % cfg.checkpoint_every == 0 or trainer.update == cfg.ppo.updates:
+                    save_checkpoint(out, trainer.update, policy, trainer.optimizer, {"kl_coef": trainer.kl.value})
+        if logger.rows:
+            plot_curves(logger.rows, ["mean_step_reward", "pass_rate", "kl_ref", "explained_variance"],
+                        out / "learning_curve.png", title=f"{cfg.algo} ({cfg.ppo.mode})")
+    finally:
+        logger.close()
+        trainer.envs.close()
+    return last

@@ -1,0 +1,135 @@
+"""Token-in/token-out trajectories: masks, step indices, BOS placement, truncation, padding, prompt formats."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from steptool_agents.models import train_bpe_tokenizer  # noqa: E402
+from steptool_agents.prompts import ChatTemplateFormat, ReActFormat, after_action_text  # noqa: E402
+from steptool_agents.rollout import StopCondition, json_object_closed  # noqa: E402
+from steptool_agents.tokenization import Trajectory, bos_prefix, collate, encode, prompt_ids  # noqa: E402
+
+CORPUS = ["System: you can call tools\nUser: weather in Paris?\nBegin!\nAssistant:\n"
+          'Thought: look up\nAction: city_search_for_geo\nAction Input: {"name": "Paris"}</s>\nFunction: '
+          '{"error": "", "response": {"city_id": "c101"}}\nAssistant:\n'] * 20
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return train_bpe_tokenizer(CORPUS, 400)
+
+
+def _traj() -> Trajectory:
+    t = Trajectory()
+    t.add_prompt([1, 10, 11])
+    t.add_action([20, 21], 0.5, "a0")
+    t.add_prompt([12, 13])
+    t.add_action([22], 1.0, "a1", final=True)
+    return t
+
+
+def test_trajectory_masks_and_step_index() -> None:
+    t = _traj()
+    assert t.tokens == [1, 10, 11, 20, 21, 12, 13, 22]
+    assert t.action_mask == [0, 0, 0, 1, 1, 0, 0, 1]
+    assert t.step_index == [0, 0, 0, 0, 0, 1, 1, 1]
+    assert t.rewards == [0.5, 1.0] and t.finals == [False, True]
+    with pytest.raises(ValueError):
+        t.add_action([], 0.0)
+
+
+def test_truncate_left_keeps_suffix_and_results() -> None:
+    t = _traj().truncate_left(4)
+    assert t.tokens == [21, 12, 13, 22]
+    assert t.action_mask == [1, 0, 0, 1]
+    assert t.step_index == [0, 1, 1, 1]
+    assert t.rewards == [0.5, 1.0]
+    assert _traj().context(3) == [12, 13, 22]
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_collate_masks_under_padding(side: str) -> None:
+    short = Trajectory()
+    short.add_prompt([5])
+    short.add_action([6, 7], 1.0)
+    batch = collate([_traj(), short], pad_id=0, padding_side=side)
+    assert batch.input_ids.shape == (2, 8)
+    row = batch.attention_mask[1].tolist()
+    assert row == ([1, 1, 1, 0, 0, 0, 0, 0] if side == "right" else [0, 0, 0, 0, 0, 1, 1, 1])
+    # padding never counts as action; real tokens get positions 0..n-1 wherever they sit
+    assert int(batch.action_mask[1].sum()) == 2
+    real = batch.attention_mask[1].bool()
+    assert batch.position_ids[1][real].tolist() == [0, 1, 2]
+    assert batch.input_ids[1][real].tolist() == [5, 6, 7]
+    assert batch.step_index[1][~real].tolist() == [-1] * 5
+    # prediction-aligned masks describe token p+1
+    assert batch.pred_action_mask[0].tolist() == [0, 0, 1, 1, 0, 0, 1]
+
+
+def test_collate_left_truncates_to_max_tokens() -> None:
+    batch = collate([_traj()], pad_id=0, max_tokens=5)
+    assert batch.input_ids[0].tolist() == [20, 21, 12, 13, 22]
+
+
+def test_encode_adds_no_special_tokens_and_bos_only_first(tok) -> None:
+    ids = encode(tok, "Assistant:\n")
+    assert tok.bos_token_id not in ids and tok.eos_token_id not in ids
+    assert bos_prefix(tok) == [tok.bos_token_id]
+    assert encode(tok, "</s>") == [tok.eos_token_id]  # template EOS text maps to the EOS token
+
+
+def test_prompt_ids_cut_from_the_left_keeping_bos(tok) -> None:
+    text = "System: you can call tools\nUser: weather in Paris?\nBegin!\nAssistant:\n"
+    full = prompt_ids(tok, text)
+    assert full[0] == tok.bos_token_id and full[1:] == encode(tok, text)
+    cut = prompt_ids(tok, text, max_tokens=6)
+    assert len(cut) == 6 and cut[0] == tok.bos_token_id and cut[1:] == full[-5:]  # the query end survives
+    assert prompt_ids(tok, text, max_tokens=len(full)) == full
+
+
+def test_react_format_segments(tok) -> None:
+    fmt = ReActFormat(tok.eos_token)
+    assert fmt.initial("OBS\n", [], []) == "System: OBS\nAssistant:\n"
+    assert after_action_text(fmt, tok.eos_token, True, '{"x": 1}', "f") == '\nFunction: {"x": 1}\nAssistant:\n'
+    # when the model stopped without EOS, the template supplies it
+    assert after_action_text(fmt, tok.eos_token, False, "o", "f").startswith("</s>\nFunction:")
+
+
+def test_chat_template_format_with_tools(tok) -> None:
+    tok = train_bpe_tokenizer(CORPUS, 400)
+    tok.chat_template = (
+        "{% if tools %}<tools>{{ tools | length }}</tools>{% endif %}"
+        "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}</s>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    )
+    fmt = ChatTemplateFormat(tok)
+    assert fmt.close_text == "</s>\n"
+    msgs = [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}]
+    expected = "<tools>1</tools><|system|>S</s>\n<|user|>Q</s>\n<|assistant|>"
+    assert fmt.initial("ignored", msgs, [{"name": "f"}]) == expected
+    assert fmt.tool_turn("OBS", "f") == "<|tool|>OBS</s>\n<|assistant|>"
+    assert after_action_text(fmt, "</s>", True, "OBS", "f") == "\n<|tool|>OBS</s>\n<|assistant|>"
+
+
+def test_json_object_closed() -> None:
+    assert not json_object_closed("Thought: x\nAction: f\nAction Input: {")
+    assert not json_object_closed('Action Input: {"a": "}"')  # brace inside a string
+    assert json_object_closed('Action Input: {"a": "}", "b": {"c": 1}}')
+    assert json_object_closed('Action Input: {"q": "say \\"hi\\" }"} trailing')
+    assert not json_object_closed("Action: f")
+
+
+def test_stop_condition_cut_keeps_exact_prefix(tok) -> None:
+    stop = StopCondition(tok, ["\nFunction:"], json_close=True)
+    ids = encode(tok, 'Action: f\nAction Input: {"a": 1}') + encode(tok, " more text")
+    cut = stop.cut(ids)
+    assert not cut.emitted_eos
+    assert cut.ids == ids[:len(cut.ids)]
+    assert tok.decode(cut.ids).endswith("}")
+    with_eos = encode(tok, "Thought: x") + [tok.eos_token_id, 5, 6]
+    assert stop.cut(with_eos) == (with_eos[:len(with_eos) - 2], True)
+    no_stop = encode(tok, "Thought: x")
+    assert stop.cut(no_stop) == (no_stop, False)

@@ -1,0 +1,145 @@
+"""End-to-end training on the toy suite: PPO moves parameters and rewards, resume == uninterrupted, CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("peft")
+
+from safetensors.torch import load_file  # noqa: E402
+
+from steptool_agents.cli import eval_main, train_main  # noqa: E402
+from steptool_agents.config import TrainConfig  # noqa: E402
+from steptool_agents.metrics import read_csv  # noqa: E402
+from steptool_agents.toy import register_toy_env  # noqa: E402
+from steptool_agents.train import run_training  # noqa: E402
+
+ENV_ID = register_toy_env()
+TIMING_KEYS = {"rollout_s", "score_s", "train_s", "train_tokens_per_s"}
+
+
+def _cfg(**top) -> TrainConfig:
+    data = {
+        "algo": "steptool", "env_id": ENV_ID, "eval_split": "test", "eval_episodes": 4, "max_steps": 3,
+        "checkpoint_every": 1, "warm_start_sft": False, "threads": 1,
+        "model": {"vocab_size": 400, "hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64,
+                  "tokenizer_episodes": 8, "max_context_tokens": 448, "max_prompt_tokens": 40, "lora_r": 4},
+        "sft": {"episodes": 8, "epochs": 1, "batch_size": 8},
+        "rollout": {"num_envs": 2, "episodes_per_update": 2, "max_new_tokens": 24},
+        "ppo": {"updates": 2, "minibatch_size": 2, "grad_accum_steps": 2, "learning_rate": 1e-2,
+                "target_approx_kl": None},
+    }
+    for key, value in top.items():
+        if isinstance(value, dict):
+            data[key] = {**data.get(key, {}), **value}
+        else:
+            data[key] = value
+    return TrainConfig.from_dict(data)
+
+
+def _rows(out: Path) -> list[dict[str, str]]:
+    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in read_csv(out / "metrics.csv")]
+
+
+def test_steptool_ppo_moves_parameters_and_rewards(tmp_path: Path) -> None:
+    # A scripted warm start: SFT on oracle demos makes some rewards non-zero, so learning has signal.
+    cfg = _cfg(warm_start_sft=True, sft={"episodes": 16, "epochs": 40, "batch_size": 4, "learning_rate": 1e-2},
+               model={"hidden_size": 64, "intermediate_size": 128},
+               rollout={"num_envs": 4, "episodes_per_update": 4, "max_new_tokens": 48}, ppo={"updates": 3})
+    summary = run_training(cfg, tmp_path, evaluate=True)
+    rows = read_csv(tmp_path / "metrics.csv")
+    assert [int(r["update"]) for r in rows] == [1, 2, 3]
+    for key in ("approx_kl", "clip_frac", "explained_variance", "kl_ref", "entropy", "mean_step_reward",
+                "pass_rate", "tool_call_accuracy", "policy_loss", "value_loss"):
+        assert key in rows[0]
+    rewards = [float(r["mean_step_reward"]) for r in rows]
+    assert max(rewards) > 0.0 and len(set(rewards)) > 1  # reward is non-trivial and moves across updates
+    first = load_file(str(tmp_path / "checkpoints" / "update_000001" / "adapter_model.safetensors"))
+    last = load_file(str(tmp_path / "final" / "adapter_model.safetensors"))
+    assert any(not torch.equal(first[k], last[k]) for k in first)
+    assert any(float(v.abs().sum()) > 0 for k, v in last.items() if "lora_B" in k)  # LoRA left zero-init
+    assert float(rows[-1]["kl_ref"]) > 0.0
+    assert (tmp_path / "learning_curve.png").stat().st_size > 0
+    assert list((tmp_path / "tb").iterdir())
+    assert set(summary["eval"]) >= {"env", "episodes", "pass_rate", "avg_steps", "tool_call_accuracy", "mean_return"}
+    assert json.loads((tmp_path / "eval.json").read_text()) == summary["eval"]
+
+
+@pytest.mark.parametrize("algo", ["steptool", "grpo"])
+def test_resume_equals_uninterrupted(tmp_path: Path, algo: str) -> None:
+    extra = {"grpo": {"group_size": 2}} if algo == "grpo" else {}
+    full, part = tmp_path / "full", tmp_path / "part"
+    run_training(_cfg(algo=algo, ppo={"updates": 3}, **extra), full, evaluate=False)
+    run_training(_cfg(algo=algo, ppo={"updates": 2}, **extra), part, evaluate=False)
+    shutil.rmtree(part / "final")
+    run_training(_cfg(algo=algo, ppo={"updates": 3}, **extra), part, resume=True, evaluate=False)
+    assert _rows(part) == _rows(full)
+    a = load_file(str(full / "final" / "adapter_model.safetensors"))
+    b = load_file(str(part / "final" / "adapter_model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_checkpoints_are_complete_and_pointer_is_latest(tmp_path: Path) -> None:
+    run_training(_cfg(ppo={"updates": 2}), tmp_path, evaluate=False)
+    ckpts = tmp_path / "checkpoints"
+    assert (ckpts / "latest").read_text().strip() == "update_000002"
+    for name in ("adapter_model.safetensors", "value_head.safetensors", "optimizer.pt", "torch_rng.pt", "state.json"):
+        assert (ckpts / "update_000002" / name).exists()
+    assert not [p for p in ckpts.iterdir() if p.name.startswith(".")]  # no temp leftovers
+    torch.load(ckpts / "update_000002" / "optimizer.pt", weights_only=True)
+
+
+@pytest.mark.parametrize("mode", ["final", "no_step_reward", "no_step_opt", "compat"])
+def test_every_mode_runs_an_update(tmp_path: Path, mode: str) -> None:
+    run_training(_cfg(ppo={"updates": 1, "mode": mode, "kl_estimator": "k3", "adaptive_kl": True}), tmp_path,
+                 evaluate=False)
+    row = read_csv(tmp_path / "metrics.csv")[0]
+    assert float(row["kl_coef"]) > 0 and float(row["action_tokens"]) > 0
+
+
+def test_cli_train_and_eval(tmp_path: Path, capsys) -> None:
+    cfg_path = tmp_path / "cfg.json"
+    cfg_path.write_text(json.dumps(_cfg(ppo={"updates": 1}).to_dict()))
+    out = tmp_path / "run"
+    assert train_main(["--algo", "steptool", "--env", ENV_ID, "--model", "tiny", "--out", str(out),
+                       "--config", str(cfg_path), "--no-eval"]) == 0
+    capsys.readouterr()
+    assert eval_main(["--env", ENV_ID, "--model", str(out), "--split", "test", "--episodes", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["env"] == ENV_ID and result["episodes"] == 2
+    assert set(result) >= {"pass_rate", "avg_steps", "tool_call_accuracy", "mean_return"}
+    assert train_main(["--out", str(out), "--config", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_sft_and_rft_algos(tmp_path: Path) -> None:
+    summary = run_training(_cfg(algo="sft"), tmp_path / "sft", evaluate=False)
+    meta = json.loads((tmp_path / "sft" / "model" / "steptool.json").read_text())
+    assert meta["sft"]["episodes"] == 8 and summary["algo"] == "sft"
+    run_training(_cfg(algo="rft", sft={"rft_rounds": 1, "rft_episodes": 2}), tmp_path / "rft", evaluate=False)
+    assert (tmp_path / "rft" / "final" / "adapter_model.safetensors").exists()
+    assert read_csv(tmp_path / "rft" / "metrics.csv")[0]["kept"] is not None
+
+
+def test_offline_step_grained_csv_and_sft_json(tmp_path: Path) -> None:
+    prompts = ["System: S\nUser: weather in Paris?\nBegin!\nAssistant:\n", "\nFunction: {}\nAssistant:\n"]
+    responses = ['Thought: a\nAction: city_search_for_geo\nAction Input: {"name": "Paris"}</s>',
+                 'Action: Finish\nAction Input: {"return_type": "give_answer", "final_answer": "9"}</s>']
+    csv_path = tmp_path / "steps.csv"
+    csv_path.write_text("prompt\tresponse\treward\n" + f"{prompts!r}\t{responses!r}\t[0.8, 1.0]\n" * 3)
+    conv = [{"from": "system", "value": "S"}, {"from": "user", "value": "Q"},
+            {"from": "assistant", "value": "Action: Finish\nAction Input: {}"}]
+    json_path = tmp_path / "sft.json"
+    json_path.write_text(json.dumps([{"conversations": conv}] * 4))
+    cfg = _cfg(warm_start_sft=True, sft_json=str(json_path), offline_csv=str(csv_path),
+               ppo={"updates": 2, "mode": "compat"})
+    run_training(cfg, tmp_path / "run", evaluate=False)
+    meta = json.loads((tmp_path / "run" / "model" / "steptool.json").read_text())
+    assert meta["sft"]["episodes"] == 4  # the SFT JSON's conversations, not oracle demos
+    rows = read_csv(tmp_path / "run" / "metrics.csv")
+    assert [float(r["mean_step_reward"]) for r in rows] == pytest.approx([0.9, 0.9])  # the CSV's rewards
+    assert float(rows[0]["pass_rate"]) == 1.0
