@@ -67,21 +67,23 @@ def _make(env_id: str, kwargs: dict[str, Any]) -> gym.Env:
 
 
 def _cmd_play(args: argparse.Namespace) -> int:
-    from steptool_gym.evaluation import run_episodes, summarize
+    from steptool_gym.records import metrics
     from steptool_gym.scripted import OracleAgent, RandomAgent
+    from steptool_gym.search import run_search
 
     env = _make(args.env_id, _parse_kwargs(args.env_kwarg))
     agent = OracleAgent() if args.agent == "oracle" else RandomAgent(args.seed)
     if args.json:
-        results = run_episodes(env, agent, args.episodes, seed=args.seed)
+        results = run_search("cot", env, agent, args.episodes, seed=args.seed)
     else:
         from rich.progress import Progress
 
         with Progress(transient=True) as bar:
             task = bar.add_task(f"{args.agent} on {args.env_id}", total=args.episodes)
-            results = run_episodes(env, agent, args.episodes, seed=args.seed,
-                                   progress=lambda n: bar.update(task, completed=n))
-    summary = {"env": args.env_id, "agent": args.agent, "seed": args.seed, **summarize(results)}
+            results = run_search("cot", env, agent, args.episodes, seed=args.seed,
+                                 progress=lambda n: bar.update(task, completed=n))
+    summary = {"env": args.env_id, "agent": args.agent, "seed": args.seed, "episodes": len(results),
+               **metrics(results)}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

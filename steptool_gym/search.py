@@ -9,10 +9,12 @@ and stops at the first answer or after `max_calls` agent calls, as ToolBench's D
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from steptool_gym.env import StepRecord, ToolUseEnv
 from steptool_gym.rewards import UNSOLVED
@@ -100,14 +102,23 @@ STRATEGIES = {"cot": cot, "dfsdt": dfsdt}
 
 
 def run_search(strategy: str, env: gym.Env, agent: Agent, episodes: int, *, seed: int = 0,
-               **kwargs: Any) -> list[SearchResult]:
-    """Run `strategy` on `episodes` tasks: task i is ``task_index=i`` when the suite has that many, else seeded."""
+               progress: Callable[[int], None] | None = None, **kwargs: Any) -> list[SearchResult]:
+    """Run `strategy` on `episodes` tasks.
+
+    With no more episodes than tasks, each task is used at most once, in a permutation seeded by `seed` (so a
+    sample spans every group of a mixed suite); beyond that, tasks are drawn by the env's seeded generator.
+    """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1; got {episodes}")
     fn = STRATEGIES[strategy]
     n_tasks = len(env.unwrapped.suite.tasks)  # type: ignore[attr-defined]
+    order = np.random.default_rng(seed).permutation(n_tasks) if episodes <= n_tasks else None
     results = []
     for i in range(episodes):
-        options = {"task_index": i} if episodes <= n_tasks else None
+        options = {"task_index": int(order[i])} if order is not None else None
         results.append(fn(env, agent, seed=seed + i, options=options, **kwargs))
+        if progress is not None:
+            progress(i + 1)
     return results
