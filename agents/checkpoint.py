@@ -8,28 +8,17 @@ mid-write leaves the previous checkpoint intact. Loading uses ``torch.load(weigh
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from steptool_agents.atomic import save_dir_atomic, write_text_atomic
 from steptool_agents.models import Policy
 
-__all__ = ["latest_checkpoint", "load_checkpoint", "save_checkpoint", "write_text_atomic"]
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and `os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+__all__ = ["latest_checkpoint", "load_checkpoint", "save_checkpoint"]
 
 
 def _rng_state() -> dict[str, Any]:
@@ -54,19 +43,14 @@ def save_checkpoint(root: Path, update: int, policy: Policy, optimizer: torch.op
     ckpt_root = root / "checkpoints"
     ckpt_root.mkdir(parents=True, exist_ok=True)
     name = f"update_{update:06d}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=ckpt_root))
-    try:
+
+    def write(tmp: Path) -> None:
         policy.save(tmp)
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(torch.get_rng_state(), tmp / "torch_rng.pt")
         (tmp / "state.json").write_text(json.dumps({"update": update, "rng": _rng_state(), **state}))
-        target = ckpt_root / name
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+
+    save_dir_atomic(ckpt_root / name, write)
     write_text_atomic(ckpt_root / "latest", name + "\n")
     return ckpt_root / name
 

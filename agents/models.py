@@ -15,9 +15,6 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerFast
 
+from steptool_agents.atomic import save_dir_atomic
 from steptool_agents.config import ModelConfig
 
 __all__ = [
@@ -109,21 +107,8 @@ def prepare_smollm2(cache_dir: str | Path) -> Path:
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.hf_quantizer = None
-    _atomic_save_dir(target, lambda d: (model.save_pretrained(d), tokenizer.save_pretrained(d)))
+    save_dir_atomic(target, lambda d: (model.save_pretrained(d), tokenizer.save_pretrained(d)))
     return target
-
-
-def _atomic_save_dir(target: Path, write: Any) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        write(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def load_base_model(path: str | Path) -> tuple[PreTrainedModel, Any]:
@@ -221,4 +206,4 @@ def save_base_model(model: PreTrainedModel, tokenizer: Any, directory: str | Pat
         tokenizer.save_pretrained(d)
         (d / "steptool.json").write_text(json.dumps(meta, indent=2))
 
-    _atomic_save_dir(Path(directory), write)
+    save_dir_atomic(Path(directory), write)

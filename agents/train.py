@@ -24,7 +24,8 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from steptool_agents.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_text_atomic
+from steptool_agents.atomic import write_text_atomic
+from steptool_agents.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from steptool_agents.config import TrainConfig
 from steptool_agents.metrics import MetricsLogger, plot_curves
 from steptool_agents.models import (
