@@ -59,7 +59,8 @@ def metrics(results: Sequence[SearchResult], judge_runs: Sequence[Sequence[float
     runs = np.array([list(judge_runs[i]) for i in range(len(results))]) if judge_runs is not None else \
         np.array([[r.is_solved] for r in results])
     per_run = runs.mean(axis=0)  # pass rate of each judge run
-    calls = [rec for r in results for rec in r.path if rec.components.solved is None]
+    # Tool calls are every action but Finish (unparseable actions count: they are failed calls).
+    calls = [rec for r in results for rec in r.path if rec.call is None or not rec.call.is_finish]
     gold = [rec for rec in calls if rec.gold_call]
     return {
         "queries": len(results),
