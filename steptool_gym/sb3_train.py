@@ -18,7 +18,7 @@ import numpy as np
 
 from steptool_gym.wrappers import make_sb3_env
 
-__all__ = ["SB3_ALGOS", "evaluate_sb3", "train_main", "train_sb3"]
+__all__ = ["SB3_ALGOS", "evaluate_sb3", "random_baseline", "train_main", "train_sb3"]
 
 SB3_ALGOS = ("sb3-ppo", "sb3-a2c", "sb3-dqn", "sb3-maskable-ppo")
 
