@@ -113,6 +113,10 @@ def main() -> None:
     available = [i for i in ids if i not in skipped]
     for env_id in available:
         rows.append(fuzz_env(env_id, args.actions // len(available), args.seed))
+        if not args.json:  # one row per env as it finishes: the whole run takes minutes
+            r = rows[-1]
+            print(f"{r['env']:<36}{r['actions']:>10,}{r['exceptions']:>6} exceptions {r['actions_per_s']:>8,}/s",
+                  flush=True)
     report = {"total_actions": sum(r["actions"] for r in rows), "total_exceptions": sum(r["exceptions"] for r in rows),
               "results": rows, "skipped": skipped}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -120,8 +124,6 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        for r in rows:
-            print(f"{r['env']:<36}{r['actions']:>10,}{r['exceptions']:>6} exceptions {r['actions_per_s']:>8,}/s")
         print(f"total: {report['total_actions']:,} actions, {report['total_exceptions']} exceptions")
 
 
