@@ -9,14 +9,12 @@ which the env scores as a failed step. The API key is read from the environment 
 
 from __future__ import annotations
 
-import json
 import os
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 from steptool_gym.env import ToolUseEnv
+from steptool_gym.http import post_json
 
 __all__ = ["EndpointAgent"]
 
@@ -44,23 +42,18 @@ class EndpointAgent:
             payload["tools"] = [{"type": "function", "function": schema} for schema in env.tools]
         return payload
 
-    def _post(self, body: bytes) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.api_key_env)
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-            return json.loads(response.read(4 << 20))
-
     def act(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> Any:
-        body = json.dumps(self._payload(env)).encode("utf-8", "replace")
+        body = self._payload(env)
+        key = os.environ.get(self.api_key_env)
+        headers = {"Authorization": f"Bearer {key}"} if key else None
         error = ""
+        # Every failure is retried here, malformed replies included: a sampled reply may parse next time.
         for attempt in range(self.retries + 1):
+            payload, error = post_json(self.url, body, headers=headers, timeout_s=self.timeout_s)
             try:
-                message = self._post(body)["choices"][0]["message"]
-            except (urllib.error.URLError, TimeoutError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-                error = f"{type(exc).__name__}: {str(exc)[:200]}"
+                message = payload["choices"][0]["message"]
+            except (KeyError, IndexError, TypeError) as exc:
+                error = error or f"malformed reply ({type(exc).__name__})"
                 if attempt < self.retries:
                     time.sleep(self.backoff_s * 2**attempt)
                 continue
