@@ -19,6 +19,9 @@ Modes (``ppo.mode``):
 
 The per-token KL penalty (−β·kl) is added to every action token's reward (token modes) or summed into its
 step's reward (step modes).
+
+Critic-free estimators give one advantage per episode (`grpo_advantages`) or per step (`gigpo_advantages`,
+`rebn_advantages`); `broadcast_steps` spreads per-step values over their action tokens.
 """
 
 from __future__ import annotations
@@ -29,12 +32,17 @@ import torch
 
 __all__ = [
     "STEP_MODES",
+    "broadcast_steps",
     "compat_rewards",
+    "discounted_returns",
     "gae",
+    "gigpo_advantages",
+    "gigpo_step_advantages",
     "grpo_advantages",
     "masked_mean",
     "masked_var",
     "masked_whiten",
+    "rebn_advantages",
     "step_positions",
     "trajectory_advantages",
 ]
@@ -154,6 +162,94 @@ def grpo_advantages(scores: Sequence[float], group_size: int, scale_by_std: bool
     if scale_by_std:
         centred = centred / (g.std(dim=1, keepdim=True) + eps)
     return centred.flatten()
+
+
+def discounted_returns(rewards: Sequence[float], gamma: float) -> list[float]:
+    """G_t = Σ_{k≥t} γ^(k−t) r_k, the discounted return from each step to the end of the episode."""
+    out = [0.0] * len(rewards)
+    running = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        running = float(rewards[t]) + gamma * running
+        out[t] = running
+    return out
+
+
+def _normalise(x: torch.Tensor, scale_by_std: bool, eps: float) -> torch.Tensor:
+    """x − mean(x), divided by (unbiased std + eps) when `scale_by_std`; one element gives 0."""
+    centred = x - x.mean()
+    if scale_by_std and x.numel() > 1:
+        centred = centred / (x.std() + eps)
+    return centred
+
+
+def gigpo_step_advantages(returns: Sequence[Sequence[float]], keys: Sequence[Sequence[str | None]],
+                          scale_by_std: bool = True, eps: float = 1e-4) -> list[list[float]]:
+    """GiGPO's step-level advantages for one group of episodes of the same task.
+
+    Steps whose pre-action state key is equal form an anchor-state group S (across the group's episodes, and
+    within one episode when it revisits a state). With G_{i,t} the discounted return from step t of episode i,
+
+        A^S_{i,t} = (G_{i,t} − mean_S G) / (std_S G + eps)    (no division when not `scale_by_std`)
+
+    A singleton group has no other action to compare with and gets 0 (verl-agent uses mean 0, std 1 there,
+    i.e. the raw return); so does a step without a key (None).
+    """
+    members: dict[str, list[tuple[int, int]]] = {}
+    for i, episode_keys in enumerate(keys):
+        if len(episode_keys) != len(returns[i]):
+            raise ValueError(f"episode {i}: {len(episode_keys)} state keys for {len(returns[i])} steps")
+        for t, key in enumerate(episode_keys):
+            if key is not None:
+                members.setdefault(key, []).append((i, t))
+    out = [[0.0] * len(r) for r in returns]
+    for group in members.values():
+        if len(group) < 2:
+            continue
+        adv = _normalise(torch.tensor([returns[i][t] for i, t in group], dtype=torch.float64), scale_by_std, eps)
+        for (i, t), a in zip(group, adv.tolist(), strict=True):
+            out[i][t] = a
+    return out
+
+
+def gigpo_advantages(rewards: Sequence[Sequence[float]], keys: Sequence[Sequence[str | None]], group_size: int,
+                     step_weight: float = 1.0, gamma: float = 0.95, scale_by_std: bool = True,
+                     eps: float = 1e-4) -> list[list[float]]:
+    """GiGPO (Feng et al., NeurIPS 2025): per-step advantages A_{i,t} = A^E_i + ω·A^S_{i,t}.
+
+    Episodes come in consecutive groups of `group_size` (one task and seed each). The episode level is GRPO's
+    on the undiscounted returns R_i = Σ_t r_{i,t}: A^E_i = (R_i − mean_group R) / (std_group R + eps); the step
+    level is `gigpo_step_advantages` on the discounted returns G_{i,t} (discount `gamma`); ω = `step_weight`.
+    """
+    if len(rewards) % group_size:
+        raise ValueError(f"{len(rewards)} episodes do not split into groups of {group_size}")
+    episode = grpo_advantages([sum(r) for r in rewards], group_size, scale_by_std, eps).tolist()
+    out: list[list[float]] = []
+    for start in range(0, len(rewards), group_size):
+        sl = slice(start, start + group_size)
+        returns = [discounted_returns(r, gamma) for r in rewards[sl]]
+        step = gigpo_step_advantages(returns, keys[sl], scale_by_std, eps)
+        out += [[a_e + step_weight * a_s for a_s in a_steps] for a_e, a_steps in zip(episode[sl], step, strict=True)]
+    return out
+
+
+def rebn_advantages(rewards: Sequence[Sequence[float]], gamma: float, eps: float = 1e-4) -> list[list[float]]:
+    """REINFORCE with return batch normalisation (GEM's ReBN): per-step discounted returns G_{i,t}, normalised
+    over every step of every episode in the batch: A_{i,t} = (G_{i,t} − mean G) / (std G + eps)."""
+    returns = [discounted_returns(r, gamma) for r in rewards]
+    flat = torch.tensor([g for r in returns for g in r], dtype=torch.float64)
+    if flat.numel() == 0:
+        return [[] for _ in rewards]
+    adv = iter(_normalise(flat, True, eps).tolist())
+    return [[next(adv) for _ in r] for r in returns]
+
+
+def broadcast_steps(step_values: Sequence[float], amask: torch.Tensor, sidx: torch.Tensor) -> torch.Tensor:
+    """Per-position values: every action position of step t holds `step_values[t]`, other positions 0."""
+    if not step_values:
+        return torch.zeros(amask.shape[0])
+    values = torch.tensor(step_values, dtype=torch.float32)
+    picked = values[sidx.clamp(0, len(step_values) - 1)]
+    return torch.where(amask.bool(), picked, torch.zeros(()))
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:

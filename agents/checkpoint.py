@@ -1,24 +1,30 @@
 """Atomic training checkpoints: adapter + value head (safetensors), optimizer, RNG states and counters.
 
 A checkpoint is a directory ``checkpoints/update_NNNNNN`` written under a temporary name and moved into place
-with `os.replace`, then ``checkpoints/latest`` (a one-line file, also replaced atomically) names it. A crash
-mid-write leaves the previous checkpoint intact. Loading uses ``torch.load(weights_only=True)`` only.
+with `os.replace`, then ``checkpoints/latest`` (a one-line file, also replaced atomically) names it. Trainers with
+state beyond the policy (ArCHer's critic, target critic and replay buffer) add it as ``NAME.safetensors`` files.
+A crash mid-write leaves the previous checkpoint intact. Loading uses ``torch.load(weights_only=True)`` only.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import save_file
 
-from steptool_agents.atomic import save_dir_atomic, write_text_atomic
+from steptool_agents.atomic import remove_stale_temps, save_dir_atomic, write_text_atomic
 from steptool_agents.models import Policy
 
 __all__ = ["latest_checkpoint", "load_checkpoint", "save_checkpoint"]
+
+_CHECKPOINT_NAME = re.compile(r"update_\d{6,}")
 
 
 def _rng_state() -> dict[str, Any]:
@@ -38,16 +44,23 @@ def _set_rng_state(state: dict[str, Any], torch_state: torch.Tensor) -> None:
 
 
 def save_checkpoint(root: Path, update: int, policy: Policy, optimizer: torch.optim.Optimizer,
-                    state: dict[str, Any]) -> Path:
-    """Write checkpoint `update` under ``root/checkpoints`` and point ``latest`` at it."""
+                    state: dict[str, Any], tensors: Mapping[str, Mapping[str, torch.Tensor]] | None = None) -> Path:
+    """Write checkpoint `update` under ``root/checkpoints`` and point ``latest`` at it.
+
+    `tensors` maps a file stem to extra weights, written as ``STEM.safetensors`` in the same atomic directory.
+    """
     ckpt_root = root / "checkpoints"
     ckpt_root.mkdir(parents=True, exist_ok=True)
+    for prefix in ("update_", "latest"):  # temporaries of a run killed mid-save
+        remove_stale_temps(ckpt_root, prefix)
     name = f"update_{update:06d}"
 
     def write(tmp: Path) -> None:
         policy.save(tmp)
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(torch.get_rng_state(), tmp / "torch_rng.pt")
+        for stem, weights in (tensors or {}).items():
+            save_file({k: v.detach().contiguous() for k, v in weights.items()}, str(tmp / f"{stem}.safetensors"))
         (tmp / "state.json").write_text(json.dumps({"update": update, "rng": _rng_state(), **state}))
 
     save_dir_atomic(ckpt_root / name, write)
@@ -56,12 +69,20 @@ def save_checkpoint(root: Path, update: int, policy: Policy, optimizer: torch.op
 
 
 def latest_checkpoint(root: Path) -> Path | None:
-    """The checkpoint ``latest`` names, or None."""
-    pointer = root / "checkpoints" / "latest"
-    if not pointer.exists():
-        return None
-    path = root / "checkpoints" / pointer.read_text().strip()
-    return path if path.is_dir() else None
+    """The checkpoint ``latest`` names, else the newest ``update_*`` directory, else None.
+
+    A checkpoint directory only appears by renaming a finished one into place, so every ``update_*`` directory is
+    complete; the fallback covers a kill between that rename and the pointer's update.
+    """
+    ckpt_root = root / "checkpoints"
+    pointer = ckpt_root / "latest"
+    if pointer.is_file():
+        path = ckpt_root / pointer.read_text().strip()
+        if _CHECKPOINT_NAME.fullmatch(path.name) and (path / "state.json").is_file():
+            return path
+    found = sorted(p for p in ckpt_root.glob("update_*")
+                   if _CHECKPOINT_NAME.fullmatch(p.name) and (p / "state.json").is_file())
+    return found[-1] if found else None
 
 
 def load_checkpoint(path: Path, policy: Policy, optimizer: torch.optim.Optimizer) -> dict[str, Any]:

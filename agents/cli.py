@@ -1,4 +1,8 @@
-"""Entry points behind ``steptool train`` and ``steptool eval`` (``steptool_gym.cli`` forwards argv here)."""
+"""Entry points behind ``steptool train`` and ``steptool eval`` (``steptool_gym.cli`` forwards argv here).
+
+``python -m steptool_agents.cli {train,eval} ...`` runs them too; that is the module torchrun and
+``accelerate launch -m`` start once per process for data-parallel training.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,11 @@ from pathlib import Path
 from rich.console import Console
 
 from steptool_agents.config import ALGOS, TrainConfig, load_config
+from steptool_gym.errors import DataError
 
-__all__ = ["eval_main", "train_main"]
+__all__ = ["eval_main", "main", "train_main"]
+
+UPDATES_KEY = {"eto": ("eto", "rounds"), "archer": ("archer", "updates")}  # what --updates sets (else ppo.updates)
 
 
 def _register_envs() -> None:
@@ -35,11 +42,14 @@ def train_main(argv: list[str]) -> int:
     parser.add_argument("--config", default=None, help="TOML/JSON/YAML config (see configs/)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT's latest checkpoint")
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--updates", type=int, default=None, help="number of PPO/GRPO updates")
+    parser.add_argument("--updates", type=int, default=None,
+                        help="number of PPO/GRPO updates, ETO rounds or ArCHer iterations")
     parser.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
     args = parser.parse_args(argv)
     _register_envs()
-    from steptool_agents.train import run_training
+    from steptool_agents import distributed
+    from steptool_agents.checkpoint import latest_checkpoint
+    from steptool_agents.train import check_data_parallel, run_training
 
     try:
         cfg = _base_config(args.config)
@@ -53,21 +63,37 @@ def train_main(argv: list[str]) -> int:
         if args.seed is not None:
             data["seed"] = args.seed
         if args.updates is not None:
-            data["ppo"]["updates"] = args.updates
+            section, key = UPDATES_KEY.get(data["algo"], ("ppo", "updates"))
+            data[section][key] = args.updates
         cfg = TrainConfig.from_dict(data)
+        distributed.init_from_env()  # under torchrun / accelerate launch: join the group before any work
+        check_data_parallel(cfg)
     except (ValueError, OSError) as exc:
         print(f"steptool train: {exc}", file=sys.stderr)
+        distributed.shutdown()
         return 2
-    if args.resume and not (Path(args.out) / "checkpoints" / "latest").exists() and cfg.algo not in ("sft", "rft"):
+    main_rank = distributed.is_main()
+    if main_rank and args.resume and latest_checkpoint(Path(args.out)) is None and cfg.algo not in ("sft", "rft"):
         print(f"steptool train: --resume given but {args.out} has no checkpoint; starting fresh", file=sys.stderr)
-    summary = run_training(cfg, args.out, resume=args.resume, console=Console(stderr=True),
-                           evaluate=not args.no_eval)
-    print(json.dumps(summary, indent=2, default=float))
+    try:
+        summary = run_training(cfg, args.out, resume=args.resume, console=Console(stderr=True, quiet=not main_rank),
+                               evaluate=not args.no_eval)
+    except DataError as exc:  # a malformed data file: one line naming the file and the record
+        print(f"steptool train: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        distributed.shutdown()
+    if main_rank:
+        print(json.dumps(summary, indent=2, default=float))
     return 0
 
 
 def eval_main(argv: list[str]) -> int:
-    """``steptool eval --env ENV_ID --model DIR --split SPLIT [--episodes N] [--json]``."""
+    """``steptool eval --env ENV_ID --model DIR --split SPLIT [--episodes N] [--strategy {cot,dfsdt}] [--json]``.
+
+    Without ``--strategy``: greedy chains, batched over a vector env (fastest). With it: the query-by-query
+    searches of `steptool_gym.search` (`search_agent.PolicyAgent`), their metrics, and ``--records``.
+    """
     parser = argparse.ArgumentParser(prog="steptool eval", description="Evaluate a trained agent.")
     parser.add_argument("--env", required=True)
     parser.add_argument("--model", required=True, help="run directory or HF model directory")
@@ -76,6 +102,12 @@ def eval_main(argv: list[str]) -> int:
     parser.add_argument("--config", default=None, help="config of the run (defaults to MODEL/config.json)")
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
+    parser.add_argument("--strategy", choices=("cot", "dfsdt"), default=None,
+                        help="search strategy (default: batched greedy chains); DFSDT with --width > 1 samples")
+    parser.add_argument("--width", type=int, default=2, help="DFSDT children per node")
+    parser.add_argument("--max-calls", type=int, default=30, help="DFSDT model-call budget per query")
+    parser.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the run's)")
+    parser.add_argument("--records", help="with --strategy: write per-query records (pass_rate_results layout)")
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     args = parser.parse_args(argv)
     _register_envs()
@@ -96,9 +128,37 @@ def eval_main(argv: list[str]) -> int:
         print(f"steptool eval: {exc}", file=sys.stderr)
         return 2
     policy = load_run_policy(args.model, cfg)
-    result = evaluate_policy(policy, cfg, args.split, args.episodes, seed=args.seed, greedy=not args.sample)
+    if args.strategy is None:
+        result = evaluate_policy(policy, cfg, args.split, args.episodes, seed=args.seed, greedy=not args.sample)
+    else:
+        from steptool_agents.search_agent import evaluate_search
+        from steptool_gym.records import to_pass_rate_records
+
+        try:
+            result, searched = evaluate_search(policy, cfg, args.split, args.episodes, args.strategy, seed=args.seed,
+                                               width=args.width, max_calls=args.max_calls,
+                                               greedy=False if args.sample else None, temperature=args.temperature)
+        except ValueError as exc:  # e.g. --width 0
+            print(f"steptool eval: {exc}", file=sys.stderr)
+            return 2
+        if args.records:
+            Path(args.records).write_text(json.dumps(to_pass_rate_records(searched), indent=2))
     if args.json:
         print(json.dumps(result))
     else:
         Console().print_json(json.dumps(result))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m steptool_agents.cli {train,eval} ARGS``."""
+    argv = sys.argv[1:] if argv is None else argv
+    commands = {"train": train_main, "eval": eval_main}
+    if not argv or argv[0] not in commands:
+        print("usage: python -m steptool_agents.cli {train,eval} ...", file=sys.stderr)
+        return 2
+    return commands[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,13 +1,16 @@
 """Typed training configuration: nested dataclasses that validate themselves and load from TOML/JSON/YAML.
 
 A config file holds top-level keys of `TrainConfig` and one table per section (``[model]``, ``[rollout]``,
-``[ppo]``, ``[sft]``, ``[grpo]``); unknown keys are errors, so a typo never silently falls back to a default.
+``[ppo]``, ``[sft]``, ``[grpo]``, ``[eto]``, ``[archer]``, ``[gigpo]``); unknown keys are errors, so a typo
+never silently falls back to a default.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +21,16 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from steptool_gym.errors import DataError, read_text
 
 __all__ = [
     "ALGOS",
     "ADVANTAGE_MODES",
+    "ConfigError",
+    "ArCHerConfig",
+    "ETOConfig",
     "GRPOConfig",
+    "GiGPOConfig",
     "ModelConfig",
     "PPOConfig",
     "RolloutConfig",
@@ -31,9 +39,9 @@ __all__ = [
     "load_config",
 ]
 
-ALGOS = ("steptool", "ppo", "sft", "rft", "grpo")
+ALGOS = ("steptool", "ppo", "sft", "rft", "grpo", "eto", "archer", "gigpo", "reinforce-rebn")
 ADVANTAGE_MODES = ("steptool", "final", "no_step_reward", "no_step_opt", "compat")
-PROMPT_FORMATS = ("react", "chat")
+PROMPT_FORMATS = ("react", "react_compact", "chat")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -103,7 +111,7 @@ class PPOConfig:
     mode: str = "steptool"
     updates: int = 10
     learning_rate: float = 1e-3
-    gamma: float = 0.99
+    gamma: float = 0.99  # also the discount of reinforce-rebn's returns
     lam: float = 0.95
     n_epochs: int = 2
     minibatch_size: int = 4
@@ -166,6 +174,77 @@ class GRPOConfig:
 
 
 @dataclass
+class GiGPOConfig:
+    """GiGPO: GRPO's episode-level advantage plus `step_weight` × a step-level one over anchor states (steps
+    taken from equal env state keys within a group of `group_size` episodes of one task)."""
+
+    group_size: int = 4
+    step_weight: float = 1.0  # ω in A = A_episode + ω·A_step
+    gamma: float = 0.95  # discount of the step-level returns
+    scale_by_std: bool = True  # divide by the group's std at both levels (False: mean-centring only)
+
+    def __post_init__(self) -> None:
+        _check(self.group_size >= 2, "gigpo.group_size must be >= 2")
+        _check(self.step_weight >= 0, "gigpo.step_weight must be >= 0")
+        _check(0.0 <= self.gamma <= 1.0, "gigpo.gamma must be in [0, 1]")
+        _check(isinstance(self.scale_by_std, bool), "gigpo.scale_by_std must be true or false")
+
+
+@dataclass
+class ETOConfig:
+    """ETO (Song et al. 2024): explore, pair failed episodes with successes of the same task, DPO on the pairs."""
+
+    rounds: int = 3  # explore → pair → train iterations
+    episodes: int = 16  # exploration episodes per round
+    explore_temperature: float = 0.0  # 0: greedy, as ETO's script explores; > 0: sampled at this temperature
+    beta: float = 0.1
+    epochs: int = 3  # DPO epochs over each round's pairs
+    learning_rate: float = 1e-4
+    batch_size: int = 8  # pairs per optimizer step
+    sft_weight: float = 0.0  # + weight × NLL of the winner's action tokens (0: pure DPO, as ETO)
+    reference: str = "sft"  # "sft": the adapter disabled; "round": the policy as the round began (ETO's script)
+    max_grad_norm: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check(self.rounds >= 0, "eto.rounds must be >= 0")
+        _check(self.episodes >= 1 and self.epochs >= 1 and self.batch_size >= 1,
+               "eto.episodes, epochs and batch_size must be >= 1")
+        _check(self.beta > 0 and self.learning_rate > 0, "eto.beta and learning_rate must be > 0")
+        _check(self.explore_temperature >= 0, "eto.explore_temperature must be >= 0")
+        _check(self.sft_weight >= 0, "eto.sft_weight must be >= 0")
+        _check(self.reference in ("sft", "round"), "eto.reference must be 'sft' or 'round'")
+        _check(self.max_grad_norm > 0, "eto.max_grad_norm must be > 0")
+
+
+@dataclass
+class ArCHerConfig:
+    """ArCHer (Zhou et al. 2024): utterance-level TD critic on a replay buffer, token-level policy gradient."""
+
+    updates: int = 10  # iterations: collect ``rollout.episodes_per_update`` episodes, train critic, then actor
+    buffer_size: int = 1024  # replay buffer capacity in steps (utterances)
+    gamma: float = 0.95
+    tau: float = 0.1  # Polyak rate of the target critic, applied after every critic step
+    critic_lr: float = 1e-3
+    critic_updates: int = 50  # critic gradient steps per iteration (per actor update); head-only steps are cheap
+    critic_batch_size: int = 64  # transitions sampled from the buffer per critic step
+    actor_lr: float = 2e-4
+    actor_epochs: int = 3  # actor gradient steps on each iteration's fresh episodes
+    minibatch_size: int = 4  # episodes per forward pass of the actor (gradients accumulate)
+    warmup_updates: int = 0  # first iterations train only the critic
+    max_grad_norm: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check(self.updates >= 0 and self.warmup_updates >= 0, "archer.updates and warmup_updates must be >= 0")
+        _check(min(self.buffer_size, self.critic_updates, self.critic_batch_size, self.actor_epochs,
+                   self.minibatch_size) >= 1,
+               "archer.buffer_size, critic_updates, critic_batch_size, actor_epochs, minibatch_size must be >= 1")
+        _check(0.0 <= self.gamma <= 1.0, "archer.gamma must be in [0, 1]")
+        _check(0.0 < self.tau <= 1.0, "archer.tau must be in (0, 1]")
+        _check(self.critic_lr > 0 and self.actor_lr > 0, "archer.critic_lr and actor_lr must be > 0")
+        _check(self.max_grad_norm > 0, "archer.max_grad_norm must be > 0")
+
+
+@dataclass
 class TrainConfig:
     """One training run."""
 
@@ -182,11 +261,17 @@ class TrainConfig:
     threads: int = 0  # torch threads (0: leave torch's default); 1 avoids oversubscription on shared CPUs
     offline_csv: str | None = None  # step-grained CSV: PPO trains on its trajectories instead of rollouts
     sft_json: str | None = None  # ToolLLaMA SFT JSON: demonstrations instead of the env's oracle
+    # Extra keyword arguments of gym.make for every env of the run (e.g. {alpha = 0.2, max_observation_length =
+    # 512}); split, group and max_steps have their own keys.
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
     model: ModelConfig = field(default_factory=ModelConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    eto: ETOConfig = field(default_factory=ETOConfig)
+    archer: ArCHerConfig = field(default_factory=ArCHerConfig)
+    gigpo: GiGPOConfig = field(default_factory=GiGPOConfig)
 
     def __post_init__(self) -> None:
         _check(self.algo in ALGOS, f"algo must be one of {ALGOS}; got {self.algo!r}")
@@ -194,11 +279,16 @@ class TrainConfig:
         _check(self.max_steps >= 1, "max_steps must be >= 1")
         _check(self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
         _check(self.threads >= 0, "threads must be >= 0")
+        _check(isinstance(self.env_kwargs, dict) and all(isinstance(k, str) for k in self.env_kwargs),
+               "env_kwargs must be a table of gym.make keyword arguments")
+        clash = sorted({"split", "group", "max_steps"} & set(self.env_kwargs))
+        _check(not clash, f"env_kwargs must not set {clash}: use the top-level keys")
         _check(self.offline_csv is None or self.algo in ("steptool", "ppo"),
                "offline_csv works with algo 'steptool' or 'ppo'")
-        if self.algo == "grpo":
-            _check(self.rollout.episodes_per_update % self.grpo.group_size == 0,
-                   "rollout.episodes_per_update must be a multiple of grpo.group_size")
+        if self.algo in ("grpo", "gigpo"):
+            group_size = getattr(self, self.algo).group_size
+            _check(self.rollout.episodes_per_update % group_size == 0,
+                   f"rollout.episodes_per_update must be a multiple of {self.algo}.group_size")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -212,9 +302,50 @@ class TrainConfig:
         return _build(TrainConfig, {**self.to_dict(), **changes})
 
 
-def _build(cls: type, data: dict[str, Any]) -> Any:
+class ConfigError(DataError):
+    """A config file is unreadable or invalid; the message names the file, where in it, and the problem."""
+
+
+def _typed(value: Any, hint: Any, where: str) -> Any:
+    """`value` checked against a field's type (bool, int, float, str, list[...], X | None); ints pass as floats."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        for option in options:
+            if option is not type(None):
+                try:
+                    return _typed(value, option, where)
+                except ValueError:
+                    continue
+        raise ValueError(f"{where}: expected {_type_name(hint)}, got {type(value).__name__} {value!r:.60}")
+    ok = True
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and not math.isfinite(value):
+            raise ValueError(f"{where}: expected a finite number, got {value}")
+        value = float(value) if ok else value
+    elif hint in (bool, str):
+        ok = isinstance(value, hint)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif typing.get_origin(hint) is list:
+        ok = isinstance(value, list)
+        if ok:
+            (item,) = typing.get_args(hint)
+            value = [_typed(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if not ok:
+        raise ValueError(f"{where}: expected {_type_name(hint)}, got {type(value).__name__} {value!r:.60}")
+    return value
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) if typing.get_origin(hint) is None else str(hint).replace("typing.", "")
+
+
+def _build(cls: type, data: dict[str, Any], where: str = "") -> Any:
     if not isinstance(data, dict):
-        raise ValueError(f"{cls.__name__} expects a table, got {type(data).__name__}")
+        raise ValueError(f"{where or cls.__name__} expects a table, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
@@ -222,23 +353,50 @@ def _build(cls: type, data: dict[str, Any]) -> Any:
         raise ValueError(f"Unknown {cls.__name__} key(s) {unknown}; valid: {sorted(names)}")
     kwargs = {}
     for key, value in data.items():
-        hint = hints[key]
-        kwargs[key] = _build(hint, value) if dataclasses.is_dataclass(hint) else value
+        hint, path = hints[key], f"{where}.{key}" if where else key
+        kwargs[key] = _build(hint, value, path) if dataclasses.is_dataclass(hint) else _typed(value, hint, path)
     return cls(**kwargs)
 
 
 def load_config(path: str | Path) -> TrainConfig:
-    """Read a `TrainConfig` from ``.toml``, ``.json`` or ``.yaml``/``.yml``."""
+    """Read a `TrainConfig` from ``.toml``, ``.json`` or ``.yaml``/``.yml``.
+
+    Files are data: TOML/JSON parsers and YAML's safe loader build plain values only, never objects or code.
+    Every problem raises `ConfigError` naming the file, the line or key, and what is wrong.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".toml":
-        data = tomllib.loads(path.read_text())
-    elif suffix == ".json":
-        data = json.loads(path.read_text())
-    elif suffix in (".yaml", ".yml"):
-        import yaml  # optional dependency, only needed for YAML presets
+    if suffix not in (".toml", ".json", ".yaml", ".yml"):
+        raise ConfigError(f"{path}: unsupported config format {suffix!r}; use .toml, .json or .yaml")
+    text = read_text(path, ConfigError)
+    try:
+        if suffix == ".toml":
+            data = tomllib.loads(text)
+        elif suffix == ".json":
+            data = json.loads(text)
+        else:
+            data = _load_yaml(text, path)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a table of settings at the top level, got {type(data).__name__}")
+    try:
+        return TrainConfig.from_dict(data)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
-        data = yaml.safe_load(path.read_text()) or {}
-    else:
-        raise ValueError(f"Unsupported config format {suffix!r}; use .toml, .json or .yaml")
-    return TrainConfig.from_dict(data)
+
+def _load_yaml(text: str, path: Path) -> Any:
+    import yaml  # optional dependency, only needed for YAML presets
+
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}{where}: not valid YAML ({problem})") from None

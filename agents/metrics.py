@@ -13,7 +13,8 @@ __all__ = ["MetricsLogger", "plot_curves", "read_csv"]
 class MetricsLogger:
     """Appends one row per update to ``metrics.csv`` and mirrors scalars to TensorBoard (``tb/``).
 
-    On resume, rows after the resumed update are dropped so the CSV matches an uninterrupted run.
+    On resume, rows (and TensorBoard events) after the resumed update are dropped, so the logs match an
+    uninterrupted run even when the interrupted one got further than its last checkpoint.
     """
 
     def __init__(self, out_dir: Path, resume_from: int | None = None, tensorboard: bool = True) -> None:
@@ -27,7 +28,9 @@ class MetricsLogger:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(str(out_dir / "tb"))
+            # On resume, TensorBoard drops the events a killed run wrote after the resumed update.
+            purge = resume_from + 1 if resume_from is not None else None
+            self._tb = SummaryWriter(str(out_dir / "tb"), purge_step=purge)
         self._rewrite()
 
     def log(self, update: int, metrics: Mapping[str, float]) -> None:

@@ -1,12 +1,13 @@
-"""Step-grained PPO (StepTool) and GRPO on token-in/token-out trajectories.
+"""Step-grained PPO (StepTool), GRPO, GiGPO and REINFORCE with ReBN on token-in/token-out trajectories.
 
 Reads like CleanRL, structured like SB3: `collect_rollouts` → `compute_returns_and_advantage` → `train`.
 
 * Rollouts: episodes sampled from a vector env (`rollout.collect_episodes`); log-probs, values and the
   reference log-probs are then recomputed by forward passes over the stored tokens (never from `generate`).
-* Advantages: `advantages.trajectory_advantages` (``ppo.mode``) or group-relative for GRPO; whitened over
-  action tokens. A per-token KL penalty to the reference (k1 or k3; fixed or adaptive β) enters the rewards
-  (PPO) or the loss (GRPO, k3).
+* Advantages: `advantages.trajectory_advantages` (``ppo.mode``), whitened over action tokens; or critic-free:
+  group-relative (GRPO), group-relative per episode plus per anchor state (GiGPO), or batch-normalised
+  discounted returns (REINFORCE-ReBN, discount ``ppo.gamma``). A per-token KL penalty to the reference (k1 or
+  k3; fixed or adaptive β) enters the rewards (PPO) or the loss (critic-free algorithms, k3).
 * Update: clipped surrogate on action tokens, clipped value loss on the value positions of the mode (step
   values for step-grained modes), entropy bonus, minibatches with gradient accumulation, approx-KL early stop.
 """
@@ -23,14 +24,25 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from steptool_agents.advantages import grpo_advantages, masked_mean, masked_var, masked_whiten, trajectory_advantages
+from steptool_agents import distributed
+from steptool_agents.advantages import (
+    broadcast_steps,
+    gigpo_advantages,
+    grpo_advantages,
+    masked_mean,
+    masked_var,
+    rebn_advantages,
+    trajectory_advantages,
+)
 from steptool_agents.config import TrainConfig
 from steptool_agents.models import Policy
 from steptool_agents.prompts import PromptFormat
 from steptool_agents.rollout import Generator, HFGenerator, StopCondition, collect_episodes
 from steptool_agents.tokenization import Collated, Trajectory, collate
 
-__all__ = ["AdaptiveKL", "PPOTrainer", "RolloutBatch", "episode_stats", "forward_logprobs"]
+__all__ = ["CRITIC_FREE_ALGOS", "AdaptiveKL", "PPOTrainer", "RolloutBatch", "episode_stats", "forward_logprobs"]
+
+CRITIC_FREE_ALGOS = ("grpo", "gigpo", "reinforce-rebn")  # no value loss; KL to the reference in the loss
 
 
 class RolloutBatch(NamedTuple):
@@ -106,7 +118,7 @@ def episode_stats(trajs: list[Trajectory]) -> dict[str, float]:
 
 
 class PPOTrainer:
-    """Step-grained PPO (``algo`` steptool/ppo) or GRPO (``algo`` grpo) on one policy."""
+    """Step-grained PPO (``algo`` steptool/ppo) or a critic-free algorithm (grpo, gigpo, reinforce-rebn)."""
 
     def __init__(self, cfg: TrainConfig, policy: Policy, fmt: PromptFormat, make_envs: Callable[[int], Any],
                  generator: Generator | None = None, offline: list[Trajectory] | None = None) -> None:
@@ -114,14 +126,24 @@ class PPOTrainer:
         self.policy = policy
         self.fmt = fmt
         self.tokenizer = policy.tokenizer
-        self.grpo = cfg.algo == "grpo"
-        num_envs = cfg.grpo.group_size if self.grpo else cfg.rollout.num_envs
+        # GRPO and GiGPO play groups of episodes of one task (one sub-env per member, reset with one seed).
+        self.group_size: int | None = {"grpo": cfg.grpo.group_size, "gigpo": cfg.gigpo.group_size}.get(cfg.algo)
+        self.critic_free = cfg.algo in CRITIC_FREE_ALGOS
+        r = cfg.rollout
+        # Each rank plays an equal slice of every update (checked before any env is built).
+        if self.group_size is not None:
+            distributed.shard(r.episodes_per_update // self.group_size, f"{cfg.algo} groups per update")
+            num_envs = self.group_size
+        else:
+            distributed.shard(r.episodes_per_update, "rollout.episodes_per_update")
+            num_envs = r.num_envs if offline is not None else distributed.shard(r.num_envs, "rollout.num_envs")
         self.envs = make_envs(num_envs)
         stop = StopCondition(self.tokenizer, cfg.rollout.stop_strings, cfg.rollout.stop_on_json_close)
         self.generator = generator or HFGenerator(policy.model, self.tokenizer, stop, cfg.rollout.max_new_tokens,
                                                   cfg.rollout.temperature)
         self.optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=cfg.ppo.learning_rate, eps=1e-6,
                                            weight_decay=0.0)
+        distributed.broadcast_parameters(policy.trainable_parameters())  # fresh LoRA weights differ per process
         self.kl = AdaptiveKL(cfg.ppo.kl_coef, cfg.ppo.kl_target, cfg.ppo.kl_horizon, cfg.ppo.adaptive_kl)
         self.update = 0
         self.offline = offline
@@ -132,20 +154,27 @@ class PPOTrainer:
         return [base + i for i in range(self.envs.num_envs)]
 
     def collect_rollouts(self) -> list[Trajectory]:
-        """Sample ``rollout.episodes_per_update`` episodes (GRPO: groups sharing a task) with the current policy."""
+        """Sample ``rollout.episodes_per_update`` episodes (GRPO/GiGPO: groups sharing a task) with the policy."""
         r, m = self.cfg.rollout, self.cfg.model
         if self.offline is not None:  # offline step-grained data: a seeded sample per update
             gen = torch.Generator().manual_seed(self._seeds(0)[0])
             idx = torch.randint(len(self.offline), (r.episodes_per_update,), generator=gen).tolist()
-            return [self.offline[i] for i in idx]
-        if not self.grpo:
-            return collect_episodes(self.envs, self.generator, self.fmt, self.tokenizer, r.episodes_per_update,
-                                    self._seeds(0), m.max_context_tokens, r.max_new_tokens,
+            k = distributed.shard(r.episodes_per_update, "rollout.episodes_per_update")
+            return [self.offline[i] for i in idx[distributed.rank() * k:(distributed.rank() + 1) * k]]
+        rank, world = distributed.rank(), distributed.world_size()
+        if world > 1:  # distinct sampling streams per rank, re-seeded per update so resume needs no RNG state
+            torch.manual_seed(self._seeds(0)[0] * 31 + rank)
+        if self.group_size is None:
+            # Rank r takes the r-th slice of one seed range: the union is the single-process seed list.
+            seeds = [s + rank * self.envs.num_envs for s in self._seeds(0)]
+            return collect_episodes(self.envs, self.generator, self.fmt, self.tokenizer,
+                                    distributed.shard(r.episodes_per_update, "rollout.episodes_per_update"),
+                                    seeds, m.max_context_tokens, r.max_new_tokens,
                                     max_prompt_tokens=m.max_prompt_tokens)
         trajs: list[Trajectory] = []
-        for group in range(r.episodes_per_update // self.cfg.grpo.group_size):
+        for group in range(rank, r.episodes_per_update // self.group_size, world):
             same_task = [self._seeds(group + 1)[0]] * self.envs.num_envs  # one seed → one task for the group
-            trajs += collect_episodes(self.envs, self.generator, self.fmt, self.tokenizer, self.cfg.grpo.group_size,
+            trajs += collect_episodes(self.envs, self.generator, self.fmt, self.tokenizer, self.group_size,
                                       same_task, m.max_context_tokens, r.max_new_tokens,
                                       max_prompt_tokens=m.max_prompt_tokens)
         return trajs
@@ -179,18 +208,22 @@ class PPOTrainer:
         adv = torch.zeros_like(logp)
         ret = torch.zeros_like(logp)
         vmask = torch.zeros_like(logp)
-        if self.grpo:
+        if self.cfg.algo == "grpo":
             scores = grpo_advantages([t.is_solved for t in trajs], self.cfg.grpo.group_size,
                                      self.cfg.grpo.scale_by_std)
             adv = scores[:, None] * amask
+        elif self.critic_free:
+            adv = self._step_advantages(trajs, amask, batch.pred_step_index)
         else:
             for row, t in enumerate(trajs):
                 a, g, v = trajectory_advantages(p.mode, t.rewards, t.finals, values[row], amask[row],
                                                 batch.pred_step_index[row], p.gamma, p.lam, kl[row], self.kl.value)
                 adv[row], ret[row], vmask[row] = a, g, v
             if p.whiten_advantages:
-                adv = masked_whiten(adv, amask)
-        kl_seq = float((kl.sum(-1)).mean())
+                adv = distributed.masked_whiten(adv, amask)
+        # β must move identically on every rank: its controller sees the all-rank mean sequence KL.
+        kl_total, n_trajs = distributed.all_reduce_sum(
+            torch.tensor([float(kl.sum()), float(len(trajs))], dtype=torch.float64)).tolist()
         stats = {
             "kl_ref": float(masked_mean(kl_estimate(logp, ref, "k3"), amask)),
             "kl_coef": self.kl.value,
@@ -199,42 +232,61 @@ class PPOTrainer:
             "truncated_frac": float(np.mean([len(t.tokens) > self.cfg.model.max_context_tokens for t in trajs])),
             "tokens": float(batch.attention_mask.sum()),
         }
-        self.kl.update(kl_seq, len(trajs))
+        self.kl.update(kl_total / n_trajs, int(n_trajs))
         rb = RolloutBatch(batch.input_ids, batch.attention_mask, batch.position_ids, amask, logp, ref, values,
                           adv, ret, vmask)
         return rb, stats
 
+    def _step_advantages(self, trajs: list[Trajectory], amask: torch.Tensor, sidx: torch.Tensor) -> torch.Tensor:
+        """GiGPO or ReBN per-step advantages ([B, L-1]): every action token of step t gets step t's value."""
+        rewards = [t.rewards for t in trajs]
+        if self.cfg.algo == "gigpo":
+            g = self.cfg.gigpo
+            per_step = gigpo_advantages(rewards, [t.state_keys for t in trajs], g.group_size, g.step_weight,
+                                        g.gamma, g.scale_by_std)
+        else:
+            per_step = rebn_advantages(rewards, self.cfg.ppo.gamma)
+        return torch.stack([broadcast_steps(a, amask[row], sidx[row]) for row, a in enumerate(per_step)])
+
     # ------------------------------------------------------------------ update
     def train(self, batch: RolloutBatch) -> dict[str, float]:
-        """PPO epochs over minibatches; stops early once approx-KL exceeds 1.5 × ``ppo.target_approx_kl``."""
+        """PPO epochs over minibatches; stops early once approx-KL exceeds 1.5 × ``ppo.target_approx_kl``.
+
+        Each loss term is a token sum over the minibatch's token count (all ranks), so micro-batches and ranks add
+        up to exactly the gradient of the whole minibatch. Minibatches come from one permutation of the global
+        batch, the same on every rank (rank r holds global rows r·B … r·B + B − 1); a rank trains on its rows.
+        """
         p = self.cfg.ppo
         self.policy.train()
-        n = batch.input_ids.shape[0]
+        params = self.policy.trainable_parameters()
+        local = batch.input_ids.shape[0]
+        n, offset = local * distributed.world_size(), local * distributed.rank()
         gen = torch.Generator().manual_seed(self.cfg.seed * 7919 + self.update)
         micro = max(1, math.ceil(p.minibatch_size / p.grad_accum_steps))
-        logs: dict[str, list[float]] = {k: [] for k in
-                                        ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac")}
+        names = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac")
+        logs: dict[str, list[float]] = {k: [] for k in names}
         tokens, start_time, stopped = 0, time.perf_counter(), False
         for _ in range(p.n_epochs):
             perm = torch.randperm(n, generator=gen)
             for mb_start in range(0, n, p.minibatch_size):
-                mb_idx = perm[mb_start:mb_start + p.minibatch_size]
+                rows = perm[mb_start:mb_start + p.minibatch_size]
+                mb_idx = rows[(rows >= offset) & (rows < offset + local)] - offset
                 self.optimizer.zero_grad(set_to_none=True)
-                weight_total = float(batch.action_mask[mb_idx].sum().clamp(min=1.0))
-                kls = []
+                counts = torch.stack([batch.action_mask[mb_idx].sum(), batch.value_mask[mb_idx].sum()])
+                action_tokens, value_tokens = distributed.all_reduce_sum(counts).clamp(min=1.0).tolist()
+                sums = torch.zeros(len(names), dtype=torch.float64)
                 for m_start in range(0, len(mb_idx), micro):
                     mb = batch.select(mb_idx[m_start:m_start + micro])
                     tokens += int(mb.attention_mask.sum())
-                    # Weight micro-batches by their action tokens so accumulation equals the full minibatch mean.
-                    weight = float(mb.action_mask.sum()) / weight_total
-                    loss, info = self._loss(mb)
-                    (loss * weight).backward()
-                    kls.append(info["approx_kl"])
-                    for k, v in info.items():
-                        logs[k].append(v)
-                torch.nn.utils.clip_grad_norm_(self.policy.trainable_parameters(), p.max_grad_norm)
+                    loss, info = self._loss(mb, action_tokens, value_tokens)
+                    loss.backward()
+                    sums += torch.tensor([info[k] for k in names], dtype=torch.float64)
+                distributed.all_reduce_gradients(params)
+                for k, v in zip(names, distributed.all_reduce_sum(sums).tolist(), strict=True):
+                    logs[k].append(v)
+                torch.nn.utils.clip_grad_norm_(params, p.max_grad_norm)
                 self.optimizer.step()
-                if p.target_approx_kl is not None and float(np.mean(kls)) > 1.5 * p.target_approx_kl:
+                if p.target_approx_kl is not None and logs["approx_kl"][-1] > 1.5 * p.target_approx_kl:
                     stopped = True
                     break
             if stopped:
@@ -245,7 +297,12 @@ class PPOTrainer:
         out["train_tokens_per_s"] = tokens / elapsed if elapsed > 0 else 0.0
         return out
 
-    def _loss(self, mb: RolloutBatch) -> tuple[torch.Tensor, dict[str, float]]:
+    def _loss(self, mb: RolloutBatch, action_tokens: float, value_tokens: float,
+              ) -> tuple[torch.Tensor, dict[str, float]]:
+        """This micro-batch's share of the minibatch loss (token sums over the minibatch's token counts).
+
+        The returned statistics are shares too: summed over micro-batches and ranks they are minibatch means.
+        """
         p = self.cfg.ppo
         logp, values, entropy = forward_logprobs(self.policy, mb.input_ids, mb.attention_mask, mb.position_ids,
                                                  mb.action_mask)
@@ -254,20 +311,20 @@ class PPOTrainer:
         ratio = log_ratio.exp()
         pg1 = -mb.advantages * ratio
         pg2 = -mb.advantages * ratio.clamp(1.0 - p.clip_range, 1.0 + p.clip_range)
-        policy_loss = masked_mean(torch.maximum(pg1, pg2), mask)
-        ent = masked_mean(entropy, mask)
+        policy_loss = (torch.maximum(pg1, pg2) * mask).sum() / action_tokens
+        ent = (entropy * mask).sum() / action_tokens
         loss = policy_loss - p.ent_coef * ent
         value_loss = torch.zeros(())
-        if self.grpo:
-            loss = loss + self.kl.value * masked_mean(kl_estimate(logp, mb.ref_logprobs, "k3"), mask)
+        if self.critic_free:
+            loss = loss + self.kl.value * (kl_estimate(logp, mb.ref_logprobs, "k3") * mask).sum() / action_tokens
         else:
             v_clipped = mb.old_values + (values - mb.old_values).clamp(-p.clip_range_vf, p.clip_range_vf)
             vl = torch.maximum((values - mb.returns) ** 2, (v_clipped - mb.returns) ** 2)
-            value_loss = 0.5 * masked_mean(vl, mb.value_mask)
+            value_loss = 0.5 * (vl * mb.value_mask).sum() / value_tokens
             loss = loss + p.vf_coef * value_loss
         with torch.no_grad():
-            approx_kl = float(masked_mean(ratio - 1.0 - log_ratio, mask))
-            clip_frac = float(masked_mean(((ratio - 1.0).abs() > p.clip_range).float(), mask))
+            approx_kl = float(((ratio - 1.0 - log_ratio) * mask).sum() / action_tokens)
+            clip_frac = float((((ratio - 1.0).abs() > p.clip_range).float() * mask).sum() / action_tokens)
         return loss, {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": ent.item(),
                       "approx_kl": approx_kl, "clip_frac": clip_frac}
 
@@ -282,8 +339,11 @@ class PPOTrainer:
         train_stats = self.train(batch)
         t3 = time.perf_counter()
         self.update += 1
-        return {**episode_stats(trajs), **adv_stats, **train_stats, "rollout_s": t1 - t0, "score_s": t2 - t1,
-                "train_s": t3 - t2}
+        stats = {**episode_stats(trajs), **adv_stats, **train_stats, "rollout_s": t1 - t0, "score_s": t2 - t1,
+                 "train_s": t3 - t2, "env_steps": float(sum(t.num_steps for t in trajs))}
+        # Every rank logs the same numbers: means over ranks, totals for token counts and throughput.
+        return distributed.reduce_metrics(stats, sum_keys=("action_tokens", "tokens", "train_tokens_per_s",
+                                                           "env_steps"))
 
 
 def _explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:

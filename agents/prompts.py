@@ -5,6 +5,9 @@ in the text *around* them:
 
 * `ReActFormat` (ToolLLaMA/ToolBench): the reset observation already holds the system prompt and query;
   assistant turns follow ``Assistant:\\n`` and tool turns are ``\\nFunction: <observation>``.
+* `CompactReActFormat`: the same ReAct turns after a short system prompt that lists each function as
+  ``name(required, optional?)`` instead of the AutoGPT prompt's full JSON schemas: a few dozen tokens instead of
+  over a thousand, so a small-context model keeps the function names and argument keys it has to copy.
 * `ChatTemplateFormat`: the tokenizer's chat template over the env's OpenAI messages with
   ``apply_chat_template(..., tools=...)``; tool turns are rendered as ``role="tool"`` messages.
 
@@ -18,7 +21,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["ChatTemplateFormat", "PromptFormat", "ReActFormat", "after_action_text", "make_format"]
+__all__ = ["ChatTemplateFormat", "CompactReActFormat", "PromptFormat", "ReActFormat", "after_action_text",
+           "make_format"]
 
 _DUMMY = "\u2063ACTION\u2063"  # invisible separators: never produced by a template itself
 
@@ -46,6 +50,21 @@ class ReActFormat:
 
     def tool_turn(self, observation: str, name: str) -> str:
         return f"\nFunction: {observation}\nAssistant:\n"
+
+
+class CompactReActFormat(ReActFormat):
+    """ReAct turns after a compact function list (``name(required, optional?)``) and the user's query."""
+
+    def initial(self, observation: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> str:
+        lines = [f"{t['name']}({', '.join(_signature(t))})" for t in tools]
+        query = next((m["content"] for m in messages if m.get("role") == "user"), "")
+        return "System: Functions:\n" + "\n".join(lines) + f"\nUser: {query}\nBegin!\nAssistant:\n"
+
+
+def _signature(tool: dict[str, Any]) -> list[str]:
+    params = tool.get("parameters") or {}
+    required = set(params.get("required") or [])
+    return [k if k in required else f"{k}?" for k in (params.get("properties") or {})]
 
 
 class ChatTemplateFormat:
@@ -84,12 +103,14 @@ class ChatTemplateFormat:
 
 
 def make_format(name: str, tokenizer: Any) -> PromptFormat:
-    """``react`` or ``chat`` for `tokenizer`."""
+    """``react``, ``react_compact`` or ``chat`` for `tokenizer`."""
     if name == "react":
         return ReActFormat(tokenizer.eos_token)
+    if name == "react_compact":
+        return CompactReActFormat(tokenizer.eos_token)
     if name == "chat":
         return ChatTemplateFormat(tokenizer)
-    raise ValueError(f"Unknown prompt format {name!r}; use 'react' or 'chat'")
+    raise ValueError(f"Unknown prompt format {name!r}; use 'react', 'react_compact' or 'chat'")
 
 
 def after_action_text(fmt: PromptFormat, eos_token: str, emitted_eos: bool, observation: str, name: str) -> str:

@@ -177,9 +177,11 @@ def collect_episodes(
     """
     n = envs.num_envs
     seed_arg = list(seeds) if isinstance(seeds, Sequence) else seeds
-    obs, _ = envs.reset(seed=seed_arg)
+    obs, infos = envs.reset(seed=seed_arg)
     eos_token = tokenizer.eos_token
     sub_envs = getattr(envs, "envs", None)
+    # The state key each sub-env's next action is taken from (GiGPO's anchor states); None if the env has none.
+    keys: list[str | None] = [_info(infos, "state_key", i) for i in range(n)]
 
     def start(i: int, observation: str) -> Trajectory:
         traj = Trajectory()
@@ -212,6 +214,7 @@ def collect_episodes(
         for i in range(n):
             if pending[i]:  # this step was sub-env i's autoreset: obs[i] starts a new episode
                 pending[i] = False
+                keys[i] = _info(infos, "state_key", i)
                 if started < episodes:
                     trajs[i] = start(i, obs[i])
                     started += 1
@@ -225,6 +228,8 @@ def collect_episodes(
             components = _info(infos, "reward_components", i) or {}
             final = components.get("IsSolved") is not None
             traj.add_action(g.ids, float(rewards[i]), actions[i], final=final)
+            traj.state_keys.append(keys[i])
+            keys[i] = _info(infos, "state_key", i)
             if not final:
                 traj.tool_calls += 1
                 traj.gold_calls += bool(_info(infos, "gold_call", i))

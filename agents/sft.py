@@ -17,10 +17,11 @@ import torch
 import torch.nn.functional as F
 
 from steptool_agents.models import decoder_hidden
-from steptool_agents.prompts import PromptFormat, ReActFormat, after_action_text
+from steptool_agents.prompts import CompactReActFormat, PromptFormat, ReActFormat, after_action_text
 from steptool_agents.tokenization import Trajectory, collate, encode, prompt_ids
 
-__all__ = ["OracleEpisode", "demo_trajectories", "episode_texts", "oracle_episodes", "sft_train"]
+__all__ = ["OracleEpisode", "demo_trajectories", "episode_texts", "oracle_episodes", "sft_train",
+           "task_oracle_episodes"]
 
 
 @dataclass
@@ -37,31 +38,40 @@ class OracleEpisode:
 def oracle_episodes(env_id: str, episodes: int, seed: int, **env_kwargs: Any) -> list[OracleEpisode]:
     """Play `episodes` episodes with the suite's gold policy (episode i resets with ``seed + i``)."""
     env = gym.make(env_id, **env_kwargs)
-    base = env.unwrapped
-    out = []
     try:
-        for i in range(episodes):
-            obs, _ = env.reset(seed=seed + i)
-            ep = OracleEpisode(obs, base.messages[:2], base.tools, base.task.task_id)
-            while True:
-                call = base.oracle_action()
-                if call is None:
-                    raise RuntimeError(f"{env_id} has no gold policy for task {base.task.task_id!r}")
-                text = call.to_react()
-                obs, reward, terminated, truncated, info = env.step(text)
-                final = info["reward_components"]["IsSolved"] is not None
-                ep.turns.append((text, obs, call.name, float(reward), final))
-                if terminated or truncated:
-                    break
-            out.append(ep)
+        return [_play_oracle(env, env_id, seed + i, None) for i in range(episodes)]
     finally:
         env.close()
-    return out
 
 
-def episode_texts(episodes: Sequence[OracleEpisode], eos_token: str) -> Iterator[str]:
+def task_oracle_episodes(env_id: str, task_ids: Sequence[str], seed: int, **env_kwargs: Any) -> list[OracleEpisode]:
+    """One gold episode per task id; every reset uses `seed`, so a task's demo never depends on the list."""
+    env = gym.make(env_id, **env_kwargs)
+    try:
+        return [_play_oracle(env, env_id, seed, {"task_id": task_id}) for task_id in task_ids]
+    finally:
+        env.close()
+
+
+def _play_oracle(env: gym.Env, env_id: str, seed: int, options: dict[str, Any] | None) -> OracleEpisode:
+    base = env.unwrapped
+    obs, _ = env.reset(seed=seed, options=options)
+    ep = OracleEpisode(obs, base.messages[:2], base.tools, base.task.task_id)
+    while True:
+        call = base.oracle_action()
+        if call is None:
+            raise RuntimeError(f"{env_id} has no gold policy for task {base.task.task_id!r}")
+        text = call.to_react()
+        obs, reward, terminated, truncated, info = env.step(text)
+        final = info["reward_components"]["IsSolved"] is not None
+        ep.turns.append((text, obs, call.name, float(reward), final))
+        if terminated or truncated:
+            return ep
+
+
+def episode_texts(episodes: Sequence[OracleEpisode], eos_token: str, compact: bool = False) -> Iterator[str]:
     """Each gold episode as one ReAct conversation string (the tiny tokenizer's training corpus)."""
-    fmt = ReActFormat(eos_token)
+    fmt = CompactReActFormat(eos_token) if compact else ReActFormat(eos_token)
     for ep in episodes:
         parts = [fmt.initial(ep.observation, ep.messages, ep.tools)]
         for text, obs, name, _, _ in ep.turns:

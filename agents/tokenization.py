@@ -60,6 +60,7 @@ class Trajectory:
     step_index: list[int] = field(default_factory=list)
     rewards: list[float] = field(default_factory=list)  # one per action (env reward)
     finals: list[bool] = field(default_factory=list)  # per action: scored by IsSolved (a valid Finish)
+    state_keys: list[str | None] = field(default_factory=list)  # per action: the env's state_key before it
     task_id: str = ""
     is_solved: float = 0.0
     terminated: bool = False

@@ -1,13 +1,17 @@
-"""Run orchestration: build or load the base model, warm-start with SFT, train (PPO/GRPO/RFT), evaluate.
+"""Run orchestration: build or load the base model, warm-start with SFT, train (PPO/GRPO/RFT/ETO/ArCHer), evaluate.
 
 Run directory layout::
 
     OUT/model/                 base model (HF, safetensors) + tokenizer; after SFT when warm-started
     OUT/checkpoints/update_N/  adapter + value head (safetensors), optimizer, RNG states, state.json
+                               (ArCHer: + critic, target critic, replay buffer safetensors)
     OUT/final/                 the trained adapter + value head
     OUT/metrics.csv, OUT/tb/   per-update metrics (CSV, TensorBoard)
     OUT/learning_curve.png     reward / pass rate / KL curves
     OUT/config.json, OUT/eval.json
+
+Under torchrun / ``accelerate launch`` every rank trains (see `distributed`); only rank 0 builds the base model and
+writes files, so OUT must be a folder every rank can read.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from steptool_agents.atomic import write_text_atomic
+from steptool_agents import distributed
+from steptool_agents.atomic import save_dir_atomic, write_text_atomic
 from steptool_agents.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from steptool_agents.config import TrainConfig
+from steptool_agents.iterative import run_iterative
 from steptool_agents.metrics import MetricsLogger, plot_curves
 from steptool_agents.models import (
     Policy,
@@ -43,7 +49,17 @@ from steptool_agents.prompts import make_format
 from steptool_agents.rollout import HFGenerator, StopCondition, collect_episodes, make_vector_env
 from steptool_agents.sft import demo_trajectories, episode_texts, oracle_episodes, sft_train
 
-__all__ = ["build_base_model", "evaluate_policy", "load_run_policy", "run_training", "seed_everything"]
+__all__ = [
+    "DATA_PARALLEL_ALGOS",
+    "build_base_model",
+    "check_data_parallel",
+    "evaluate_policy",
+    "load_run_policy",
+    "run_training",
+    "seed_everything",
+]
+
+DATA_PARALLEL_ALGOS = ("steptool", "ppo", "grpo")  # the algorithms that run on several processes
 
 
 def seed_everything(seed: int) -> None:
@@ -53,7 +69,7 @@ def seed_everything(seed: int) -> None:
 
 
 def env_kwargs(cfg: TrainConfig, split: str) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"split": split, "max_steps": cfg.max_steps, "reward_mode": "step"}
+    kwargs: dict[str, Any] = {"reward_mode": "step", **cfg.env_kwargs, "split": split, "max_steps": cfg.max_steps}
     if cfg.group is not None:
         kwargs["group"] = cfg.group
     return kwargs
@@ -78,7 +94,8 @@ def build_base_model(cfg: TrainConfig, out: Path, console: Console | None = None
     episodes = oracle_episodes(cfg.env_id, max(cfg.sft.episodes, m.tokenizer_episodes if m.name == "tiny" else 0),
                                cfg.seed, **env_kwargs(cfg, cfg.split))
     if m.name == "tiny":
-        tokenizer = train_bpe_tokenizer(episode_texts(episodes[:m.tokenizer_episodes], "</s>"), m.vocab_size)
+        tokenizer = train_bpe_tokenizer(episode_texts(episodes[:m.tokenizer_episodes], "</s>",
+                                                        compact=m.prompt_format == "react_compact"), m.vocab_size)
         model = build_tiny_model(m, tokenizer, cfg.seed)
         say(f"tiny {m.arch}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, "
             f"vocab {len(tokenizer)}")
@@ -177,28 +194,57 @@ def _run_rft(cfg: TrainConfig, policy: Policy, out: Path, console: Console) -> l
     return rows
 
 
+def check_data_parallel(cfg: TrainConfig) -> None:
+    """Raise ValueError when `cfg` cannot run on the current number of processes (nothing to check for one)."""
+    if distributed.world_size() == 1:
+        return
+    if cfg.algo not in DATA_PARALLEL_ALGOS:
+        raise ValueError(f"algo {cfg.algo!r} runs in one process; data-parallel training supports "
+                         f"{', '.join(DATA_PARALLEL_ALGOS)}")
+    r = cfg.rollout
+    if cfg.algo == "grpo":
+        distributed.shard(r.episodes_per_update // cfg.grpo.group_size, "GRPO groups per update")
+    else:
+        distributed.shard(r.episodes_per_update, "rollout.episodes_per_update")
+        if cfg.offline_csv is None:
+            distributed.shard(r.num_envs, "rollout.num_envs")
+
+
 def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False, console: Console | None = None,
                  evaluate: bool = True) -> dict[str, Any]:
-    """Train per `cfg` into `out`; returns a summary (final metrics and the evaluation)."""
+    """Train per `cfg` into `out`; returns a summary (final metrics and, on rank 0, the evaluation).
+
+    Joins the process group when launched by torchrun / ``accelerate launch`` (see `distributed`).
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    console = console or Console()
+    distributed.init_from_env()
+    check_data_parallel(cfg)
+    main = distributed.is_main()
+    console = console or Console(quiet=not main)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
-    write_text_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
-    base_dir = build_base_model(cfg, out, console)
-    policy = load_policy(base_dir, cfg.model)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
+        build_base_model(cfg, out, console)
+    distributed.barrier()  # the other ranks load the model rank 0 built
+    policy = load_policy(out / "model", cfg.model)
     summary: dict[str, Any] = {"algo": cfg.algo, "out": str(out)}
     if cfg.algo == "rft":
         _run_rft(cfg, policy, out, console)
-        policy.save(out / "final")
-    elif cfg.algo in ("steptool", "ppo", "grpo"):
+        save_dir_atomic(out / "final", policy.save)
+    elif cfg.algo in ("steptool", "ppo", "grpo", "gigpo", "reinforce-rebn"):
         if cfg.algo == "ppo":
             cfg = cfg.replace(ppo={**cfg.to_dict()["ppo"], "mode": "final"})
         summary["train"] = _run_rl(cfg, policy, out, resume, console)
-        policy.save(out / "final")
-    if evaluate:
+        if main:
+            save_dir_atomic(out / "final", policy.save)
+    elif cfg.algo in ("eto", "archer"):
+        summary["train"] = run_iterative(cfg, policy, out, resume, console, env_factory(cfg, cfg.split),
+                                         env_kwargs(cfg, cfg.split))
+        save_dir_atomic(out / "final", policy.save)
+    if evaluate and main:
         summary["eval"] = evaluate_policy(policy, cfg, cfg.eval_split, cfg.eval_episodes, seed=cfg.seed + 777)
         write_text_atomic(out / "eval.json", json.dumps(summary["eval"], indent=2))
     return summary
@@ -218,22 +264,28 @@ def _run_rl(cfg: TrainConfig, policy: Policy, out: Path, resume: bool, console: 
         start = trainer.update = int(state["update"])
         trainer.kl.value = float(state["kl_coef"])
         console.print(f"resumed from {ckpt.name}")
-    logger = MetricsLogger(out, resume_from=start if ckpt is not None else None)
+    main = distributed.is_main()
+    logger = MetricsLogger(out, resume_from=start if ckpt is not None else None) if main else None
     last: dict[str, float] = {}
     try:
         with _progress(console) as progress:
             task = progress.add_task(cfg.algo, total=cfg.ppo.updates, completed=start, info="")
             while trainer.update < cfg.ppo.updates:
                 last = trainer.step()
-                logger.log(trainer.update, last)
+                if logger is not None:
+                    logger.log(trainer.update, last)
                 progress.update(task, advance=1, info=f"reward {last['mean_step_reward']:.3f}  "
                                 f"pass {last['pass_rate']:.2f}  kl {last['kl_ref']:.4f}")
                 if trainer.update % cfg.checkpoint_every == 0 or trainer.update == cfg.ppo.updates:
-                    save_checkpoint(out, trainer.update, policy, trainer.optimizer, {"kl_coef": trainer.kl.value})
-        if logger.rows:
+                    if main:
+                        save_checkpoint(out, trainer.update, policy, trainer.optimizer,
+                                        {"kl_coef": trainer.kl.value})
+                    distributed.barrier()  # no rank moves past an update whose checkpoint is not on disk
+        if logger is not None and logger.rows:
             plot_curves(logger.rows, ["mean_step_reward", "pass_rate", "kl_ref", "explained_variance"],
                         out / "learning_curve.png", title=f"{cfg.algo} ({cfg.ppo.mode})")
     finally:
-        logger.close()
+        if logger is not None:
+            logger.close()
         trainer.envs.close()
     return last

@@ -1,9 +1,18 @@
-"""Environment throughput: oracle-action replay with rewards, single process.
+"""Environment throughput: single-process replay, Sync/Async vector-env scaling, action-parsing cost.
 
-    python benchmarks/env_throughput.py [--env ID ...] [--profile] [--json]
+    python benchmarks/env_throughput.py [--env ID ...] [--vector-env ID ...] [--num-envs 1 2 4]
+                                        [--sections single vector parse] [--note TEXT] [--profile] [--json]
 
-Writes benchmarks/results/env_throughput.json. The bar for StepTool-ToolBench-v0 is >= 20,000 steps/s on a
-2-core machine. `--profile` prints the top functions of a cProfile run of the replay loop.
+* single: oracle-action replay (`ToolCall` values) with rewards in one unwrapped env: steps/s, resets/s, peak
+  RSS. The bar for StepTool-ToolBench-v0 is >= 20,000 steps/s on a 2-core machine.
+* vector: `gymnasium.vector.SyncVectorEnv` vs `AsyncVectorEnv` (``shared_memory=False``: text observations)
+  with 1, 2, 4 copies of one env per suite, driven by the oracle's actions as ReAct text, autoresets included:
+  sub-env steps/s, start-up time, main-process RSS and the workers' summed peak RSS.
+* parse: microseconds per `parse_action` call for ReAct text, JSON text, a call dict and an OpenAI message.
+
+Writes benchmarks/results/env_throughput.json with the machine, package versions and `--note` (e.g. that the
+machine was shared) per section in ``measured_on``; sections not run keep their earlier figures. `--profile`
+prints the top functions of a cProfile run of the single-process loop.
 """
 
 from __future__ import annotations
@@ -11,18 +20,23 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import platform
 import pstats
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
+from common import machine_info, package_versions
 
-import steptool_gym
-from steptool_gym.bench import env_throughput, record_oracle_actions
+import steptool_gym  # noqa: F401 - registers the envs
+from steptool_gym.bench import VECTORIZERS, action_parse_cost, env_throughput, record_oracle_actions, vector_throughput
+from steptool_gym.errors import DataError, MissingExtraError
 
 RESULTS = Path(__file__).parent / "results" / "env_throughput.json"
 DEFAULT_IDS = ("StepTool-ToolBench-v0", "StepTool-ToolBench-G1-v0", "StepTool-ToolBench-G2-v0",
                "StepTool-ToolBench-G3-v0")
+VECTOR_IDS = ("StepTool-ToolBench-v0", "StepTool-StableToolBench-v0", "StepTool-BFCL-MultiTurn-v0",
+              "StepTool-Tau2-Airline-v0", "StepTool-Tau2-Retail-v0")  # one per suite
+SECTIONS = ("single", "vector", "parse")
 
 
 def profile(env_id: str, top: int = 15) -> None:
@@ -39,27 +53,81 @@ def profile(env_id: str, top: int = 15) -> None:
     pstats.Stats(prof).sort_stats("tottime").print_stats(top)
 
 
+def _available(ids: list[str] | tuple[str, ...], skipped: dict[str, str]) -> list[str]:
+    """The ids whose suite loads here; the others go to `skipped` with the reason (missing extra or data)."""
+    out = []
+    for env_id in ids:
+        try:
+            gym.make(env_id, disable_env_checker=True).close()
+            out.append(env_id)
+        except (MissingExtraError, DataError) as exc:
+            skipped[env_id] = str(exc).splitlines()[0]
+    return out
+
+
+def _print_tables(report: dict[str, Any]) -> None:
+    if report.get("results"):
+        print(f"{'env':<28}{'steps/s':>12}{'resets/s':>12}{'peak MB':>10}")
+        for r in report["results"]:
+            print(f"{r['env']:<28}{r['steps_per_s']:>12,.0f}{r['resets_per_s']:>12,.0f}{r['peak_rss_mb']:>10.1f}")
+    if report.get("vector_scaling"):
+        print(f"\n{'env':<30}{'vector':<7}{'N':>3}{'steps/s':>10}{'vs N=1':>8}{'start s':>9}{'main MB':>9}"
+              f"{'workers MB':>11}")
+        base = {(r["env"], r["vectorizer"]): r["steps_per_s"] for r in report["vector_scaling"] if r["num_envs"] == 1}
+        for r in report["vector_scaling"]:
+            ref = base.get((r["env"], r["vectorizer"]))
+            workers = f"{r['workers_peak_rss_mb']:.0f}" if r["workers_peak_rss_mb"] is not None else "-"
+            print(f"{r['env']:<30}{r['vectorizer']:<7}{r['num_envs']:>3}{r['steps_per_s']:>10,.0f}"
+                  f"{(r['steps_per_s'] / ref if ref else float('nan')):>7.2f}x{r['startup_s']:>9.2f}"
+                  f"{r['main_rss_mb'] or 0:>9.0f}{workers:>11}")
+    if report.get("action_parsing"):
+        print(f"\n{'env':<28}{'ReAct µs':>10}{'JSON µs':>10}{'dict µs':>10}{'OpenAI µs':>11}")
+        for r in report["action_parsing"]:
+            print(f"{r['env']:<28}{r['react_text_us']:>10.2f}{r['json_text_us']:>10.2f}{r['dict_us']:>10.2f}"
+                  f"{r['openai_message_us']:>11.2f}")
+    for env_id, why in report.get("skipped", {}).items():
+        print(f"skipped {env_id}: {why}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", action="append", help="env ID (repeatable); default: the ToolBench suite")
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--env", action="append", help="single-process env ID (repeatable); default: ToolBench")
+    parser.add_argument("--vector-env", action="append", help="vector-scaling env ID (repeatable); default: "
+                        "one env per suite")
+    parser.add_argument("--num-envs", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per measurement")
+    parser.add_argument("--note", default="", help="recorded with the machine, e.g. 'shared with 4 other jobs'")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    rows = [env_throughput(env_id, min_seconds=args.seconds) for env_id in (args.env or DEFAULT_IDS)]
-    report = {"machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine(),
-                          "steptool_gym": steptool_gym.__version__, "gymnasium": gym.__version__},
-              "results": rows}
+    skipped: dict[str, str] = {}
+    machine = machine_info(args.note)
+    report: dict[str, Any] = {"machine": machine, "versions": package_versions(),
+                              "measured_on": {section: machine for section in args.sections}}
+    if "single" in args.sections:
+        report["results"] = [env_throughput(env_id, min_seconds=args.seconds) for env_id in (args.env or DEFAULT_IDS)]
+    if "vector" in args.sections:
+        report["vector_scaling"] = [
+            vector_throughput(env_id, n, vectorizer, min_seconds=args.seconds)
+            for env_id in _available(args.vector_env or VECTOR_IDS, skipped)
+            for vectorizer in VECTORIZERS for n in args.num_envs
+        ]
+    if "parse" in args.sections:
+        report["action_parsing"] = [action_parse_cost(env_id, min_seconds=args.seconds)
+                                    for env_id in _available(args.env or DEFAULT_IDS[:1], skipped)]
+    report["skipped"] = skipped
+    # A run of some sections keeps the others' earlier figures.
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    report["measured_on"] = {**previous.get("measured_on", {}), **report["measured_on"]}
+    RESULTS.write_text(json.dumps({**previous, **report}, indent=2) + "\n")
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"{'env':<28}{'steps/s':>12}{'resets/s':>12}{'peak MB':>10}")
-        for r in rows:
-            print(f"{r['env']:<28}{r['steps_per_s']:>12,.0f}{r['resets_per_s']:>12,.0f}{r['peak_rss_mb']:>10.1f}")
+        _print_tables(report)
     if args.profile:
-        profile(rows[0]["env"])
+        profile((args.env or DEFAULT_IDS)[0])
 
 
 if __name__ == "__main__":

@@ -89,8 +89,9 @@ class ToolUseEnv(gym.Env[str, Any]):
 
     ## Information
     ``status`` (ToolBench's code, `Status`), ``reward_components`` (``SC``, ``Con``, ``IsSolved``),
-    ``gold_call`` on tool calls, ``is_solved`` at the end, ``backend`` when a backend answered; more via
-    ``infos`` (`EnvInfos`).
+    ``gold_call`` on tool calls, ``is_solved`` at the end, ``backend`` when a backend answered, and
+    ``state_key`` (reset and step: the suite's stable hash of the task-relevant state, equal across processes;
+    ``infos=EnvInfos(state_key=False)`` drops it); more via ``infos`` (`EnvInfos`).
 
     ## Arguments
     ``max_steps=12``, ``max_observation_length=1024``, ``reward_mode="step"``, ``alpha=1.0``, ``reward_fn=None``,
@@ -99,7 +100,7 @@ class ToolUseEnv(gym.Env[str, Any]):
     the env's seeded generator.
 
     ## Version History
-    * v0: initial release.
+    * v0: initial release; ``state_key`` is in every reset and step info by default (it was opt-in).
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
@@ -345,7 +346,10 @@ class ToolUseEnv(gym.Env[str, Any]):
 
     def _add_optional_info(self, info: dict[str, Any]) -> None:
         wanted = self.infos
-        if wanted == _NO_INFOS:
+        if wanted.state_key:  # on every step by default: skip the `task` property's reset check
+            state = self._state
+            info["state_key"] = self.suite.state_key(self.suite.tasks[state.task_index], state.judge_state)
+        if wanted == _DEFAULT_INFOS:
             return
         if wanted.messages:
             info["messages"] = self.messages
@@ -356,8 +360,6 @@ class ToolUseEnv(gym.Env[str, Any]):
             info["task"] = {"task_id": t.task_id, "query": t.query, "group": t.group, "split": t.split}
         if wanted.gold:
             info["gold"] = self.task.gold
-        if wanted.state_key:
-            info["state_key"] = self.state_key()
         if wanted.admissible_calls:
             info["admissible_calls"] = self.admissible_calls()
 
@@ -369,7 +371,7 @@ class ToolUseEnv(gym.Env[str, Any]):
         return list(fn(self.task, self._state.judge_state, self._state.history))
 
 
-_NO_INFOS = EnvInfos()
+_DEFAULT_INFOS = EnvInfos()
 
 
 def _raw_text(action: Any) -> str:

@@ -1,8 +1,10 @@
-"""Errors raised when an environment cannot be built (bad data, missing optional dependencies)."""
+"""Errors raised when an environment or a run cannot be built (bad data, missing optional dependencies)."""
 
 from __future__ import annotations
 
-__all__ = ["DataError", "MissingExtraError"]
+from pathlib import Path
+
+__all__ = ["DataError", "MissingExtraError", "read_text"]
 
 
 class MissingExtraError(ImportError):
@@ -16,3 +18,17 @@ class MissingExtraError(ImportError):
 
 class DataError(ValueError):
     """A data file is missing or malformed; the message names the file, the record and the problem."""
+
+
+def read_text(path: Path, error: type[DataError] = DataError) -> str:
+    """A data file's text, decoded as UTF-8; a missing file or other bytes raise `error` naming the file and line."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        bad = f"byte 0x{data[exc.start]:02x} at offset {exc.start}"
+        raise error(f"{path} line {line}: not UTF-8 text ({bad})") from None

@@ -1,9 +1,9 @@
 """Opt-in extra information (TextWorld's ``EnvInfos`` pattern).
 
-Every step returns a small default ``info``: ``status``, ``reward_components``, ``gold_call`` (tool calls) and,
-at the end of an episode, ``is_solved``. Anything costlier is requested by name, either as
-``gym.make(ID, infos=EnvInfos(messages=True))`` or ``gym.make(ID, infos=["messages"])``; unknown names are
-rejected with the list of valid ones.
+Every step returns a small default ``info``: ``status``, ``reward_components``, ``gold_call`` (tool calls),
+``state_key`` (on by default; reset infos carry it too) and, at the end of an episode, ``is_solved``. Anything
+costlier is requested by name, either as ``gym.make(ID, infos=EnvInfos(messages=True))`` or
+``gym.make(ID, infos=["messages"])``; unknown names are rejected with the list of valid ones.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ class EnvInfos:
     """The task's gold answer facts and call graph (for analysis; never show it to a policy)."""
     admissible_calls: bool = False
     """Candidate calls built from the query and the responses so far (for discrete-action adapters)."""
-    state_key: bool = False
-    """A stable hash of the task-relevant state (call-graph progress and world state)."""
+    state_key: bool = True
+    """A stable hash of the task-relevant state (call-graph progress and world state, never free text): equal
+    in every process for the same state, so trajectories that reach one state share it (GiGPO's anchor states,
+    tree search). On by default because it is cheap; ``EnvInfos(state_key=False)`` drops it."""
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

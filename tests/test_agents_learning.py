@@ -1,31 +1,49 @@
-"""Slow learning check: the quickstart's StepTool PPO beats its own SFT warm start on a held-out split."""
+"""Slow learning check: step-grained PPO beats its own SFT warm start on a held-out split.
+
+The task (`choice_suite`, ``ChoiceToy-v0``) is one where behaviour cloning cannot win: the oracle's demos use a
+rewarded and an unrewarded tool equally often, so the SFT model flips a coin between them. StepTool's step
+reward tells the tools apart (Con 5 vs 0); the ``test`` split asks the same question in a phrasing the model
+never saw in training.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
+
+from steptool_agents.config import TrainConfig  # noqa: E402
+from steptool_agents.models import load_policy  # noqa: E402
+from steptool_agents.train import evaluate_policy, load_run_policy, run_training  # noqa: E402
 
 
 @pytest.mark.slow
 def test_steptool_ppo_beats_sft_on_held_out_split(tmp_path: Path) -> None:
-    import gymnasium as gym
+    from choice_suite import register_choice_env
 
-    import steptool_gym  # noqa: F401 - registers the envs
-    from steptool_agents.quickstart import main, quickstart_config
+    cfg = TrainConfig.from_dict({
+        "algo": "steptool", "env_id": register_choice_env(), "eval_split": "test", "max_steps": 3, "seed": 0,
+        "checkpoint_every": 100, "threads": 1,
+        "model": {"vocab_size": 400, "hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128,
+                  "tokenizer_episodes": 16, "max_context_tokens": 384, "max_prompt_tokens": 32, "lora_r": 8},
+        "sft": {"episodes": 32, "epochs": 40, "batch_size": 4, "learning_rate": 1e-2},
+        "rollout": {"num_envs": 4, "episodes_per_update": 16, "max_new_tokens": 48},
+        "ppo": {"mode": "steptool", "updates": 30, "minibatch_size": 8, "learning_rate": 1e-3, "n_epochs": 2,
+                "kl_coef": 0.02, "target_approx_kl": None, "gamma": 0.9},
+    })
+    run_training(cfg, tmp_path, evaluate=False)
 
-    env_id = quickstart_config().env_id
-    try:
-        gym.make(env_id).close()
-    except (gym.error.Error, ImportError) as exc:  # the suite is optional for the agents package
-        pytest.skip(f"{env_id} unavailable: {exc}")
-    assert main(["--out", str(tmp_path)]) == 0
-    report = json.loads((tmp_path / "quickstart.json").read_text())
-    sft, steptool = report["results"]["SFT"], report["results"]["StepTool"]
-    assert steptool["episodes"] == sft["episodes"] == quickstart_config().eval_episodes
-    assert steptool["mean_return"] > sft["mean_return"]
-    assert steptool["pass_rate"] >= sft["pass_rate"]
+    def sampled(policy, split: str) -> dict:
+        torch.manual_seed(123)
+        return evaluate_policy(policy, cfg, split, 64, seed=999, greedy=False)
+
+    sft_policy, steptool_policy = load_policy(tmp_path / "model", cfg.model), load_run_policy(tmp_path, cfg)
+    # Measured (seed 0): train pass rate 0.53 → 0.84; held-out 0.39 → 0.59, return 1.02 → 1.27 (of 2.0).
+    sft, steptool = sampled(sft_policy, "test"), sampled(steptool_policy, "test")
+    assert steptool["pass_rate"] >= sft["pass_rate"] + 0.1, (sft, steptool)
+    assert steptool["mean_return"] >= sft["mean_return"] + 0.15, (sft, steptool)
+    sft, steptool = sampled(sft_policy, "train"), sampled(steptool_policy, "train")
+    assert steptool["pass_rate"] >= sft["pass_rate"] + 0.2, (sft, steptool)

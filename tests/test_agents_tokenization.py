@@ -8,7 +8,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from steptool_agents.models import train_bpe_tokenizer  # noqa: E402
-from steptool_agents.prompts import ChatTemplateFormat, ReActFormat, after_action_text  # noqa: E402
+from steptool_agents.prompts import (  # noqa: E402
+    ChatTemplateFormat,
+    CompactReActFormat,
+    ReActFormat,
+    after_action_text,
+    make_format,
+)
 from steptool_agents.rollout import StopCondition, json_object_closed  # noqa: E402
 from steptool_agents.tokenization import Trajectory, bos_prefix, collate, encode, prompt_ids  # noqa: E402
 
@@ -96,6 +102,23 @@ def test_react_format_segments(tok) -> None:
     assert after_action_text(fmt, tok.eos_token, True, '{"x": 1}', "f") == '\nFunction: {"x": 1}\nAssistant:\n'
     # when the model stopped without EOS, the template supplies it
     assert after_action_text(fmt, tok.eos_token, False, "o", "f").startswith("</s>\nFunction:")
+
+
+def test_compact_react_format_lists_signatures_then_the_query(tok) -> None:
+    tools = [{"name": "city_search_for_geo", "parameters": {"type": "object", "properties": {
+        "name": {"type": "string"}, "page": {"type": "integer"}}, "required": ["name"]}},
+        {"name": "Finish", "parameters": {"properties": {"return_type": {}, "final_answer": {}},
+                                          "required": ["return_type"]}}]
+    msgs = [{"role": "system", "content": "long AutoGPT prompt"}, {"role": "user", "content": "weather in Paris?"}]
+    fmt = make_format("react_compact", tok)
+    assert isinstance(fmt, CompactReActFormat)
+    assert fmt.initial("ignored", msgs, tools) == (
+        "System: Functions:\ncity_search_for_geo(name, page?)\nFinish(return_type, final_answer?)\n"
+        "User: weather in Paris?\nBegin!\nAssistant:\n")
+    # tool turns are ReAct's
+    assert fmt.tool_turn("o", "f") == ReActFormat(tok.eos_token).tool_turn("o", "f")
+    with pytest.raises(ValueError, match="react_compact"):
+        make_format("compact", tok)
 
 
 def test_chat_template_format_with_tools(tok) -> None:

@@ -194,3 +194,19 @@ def test_missing_package_names_the_extra():
             "except MissingExtraError as exc:\n    print(exc)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
     assert "pip install 'steptool-gym[bfcl]'" in out and "--no-deps bfcl-eval" in out
+
+
+@pytest.mark.parametrize(("raw", "problem"), [
+    (b'{"id": "a", "question": []}\n{"id": "b", "question": [}\n', "line 2: not valid JSON"),
+    (b'{"id": "a", "question": []}\n\n["id"]\n', "line 3: expected a JSON object, got list"),
+    (b'{"id": "a", "question": []}\n{"question": []}\n', "line 2: lacks id"),
+    (b'{"id": "a", "question": []}\n{"id": "caf\xe9"}\n', "line 2: not UTF-8 text"),
+    (b"__import__('os').system('true')\n", "line 1: not valid JSON"),
+])
+def test_jsonl_loader_names_file_line_and_problem(tmp_path, raw, problem):
+    from steptool_envs.bfcl.suite import _read_jsonl
+
+    path = tmp_path / "BFCL_v4_multi_turn_base.json"
+    path.write_bytes(raw)
+    with pytest.raises(DataError, match=rf"BFCL_v4_multi_turn_base.json {problem}"):
+        _read_jsonl(path, ("id", "question"))

@@ -252,6 +252,18 @@ def test_env_infos_validation():
         EnvInfos.coerce(["messgaes"])
 
 
+def test_state_key_is_in_every_info_by_default_and_can_be_dropped():
+    env = ToolUseEnv(load_toy())
+    _, info = env.reset(seed=0, options={"task_id": "toy-paris"})
+    start = info["state_key"]
+    assert start == env.state_key()
+    *_, info = env.step(ToolCall(SEARCH, {"name": "Paris"}))
+    assert info["state_key"] == env.state_key() != start
+    assert "state_key" in make(infos=["messages"]).step("junk")[-1]  # naming other keys keeps the default
+    quiet = make(infos=EnvInfos(state_key=False))
+    assert "state_key" not in quiet.reset(seed=0)[1] and "state_key" not in quiet.step("junk")[-1]
+
+
 def test_text_space_accepts_real_tool_output():
     space = ToolText(1024)
     assert space.contains("") and space.contains("naïve 中文 🙂 \x00") and not space.contains("x" * 1025)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 
@@ -15,13 +17,21 @@ from steptool_gym.test.api_test import check_tool_env
 ENV_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("StepTool-"))
 
 
-def _skip_if_unavailable(env_id: str) -> None:
+def _unavailable(env_id: str) -> str | None:
+    """Why `env_id` cannot be made here (a missing extra or data folder), or None."""
     try:
         gym.make(env_id).close()
     except MissingExtraError as exc:
-        pytest.skip(f"{env_id}: optional dependency missing ({exc})")
+        return f"{env_id}: optional dependency missing ({exc})"
     except DataError as exc:
-        pytest.skip(f"{env_id}: data not available ({exc})")
+        return f"{env_id}: data not available ({exc})"
+    return None
+
+
+def _skip_if_unavailable(env_id: str) -> None:
+    reason = _unavailable(env_id)
+    if reason:
+        pytest.skip(reason)
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
@@ -56,3 +66,42 @@ def test_env_class_docstring_has_gymnasium_skeleton(env_id):
         pytest.skip(str(exc))
     missing = [s for s in SECTIONS if s not in (cls.__doc__ or "")]
     assert not missing, f"{cls.__name__} docstring lacks {missing}"
+
+
+_KEYS_SCRIPT = """
+import json, sys
+import gymnasium as gym
+import steptool_gym
+out = {}
+for env_id in sys.argv[1:]:
+    env = gym.make(env_id)
+    base = env.unwrapped
+    keys = []
+    for seed in (0, 1):
+        _, info = env.reset(seed=seed)
+        keys.append(info["state_key"])
+        for _ in range(base.max_steps):
+            call = base.oracle_action()
+            if call is None:
+                break
+            *_, terminated, truncated, info = env.step(call)
+            keys.append(info["state_key"])
+            if terminated or truncated:
+                break
+    out[env_id] = keys
+print(json.dumps(out))
+"""
+
+
+def test_state_keys_are_equal_across_processes_and_hash_seeds():
+    available = [env_id for env_id in ENV_IDS if _unavailable(env_id) is None]
+    runs = []
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run([sys.executable, "-c", _KEYS_SCRIPT, *available], capture_output=True, text=True,
+                             timeout=600, check=True, env=env)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert runs[0] == runs[1] and set(runs[0]) == set(available)
+    for env_id, keys in runs[0].items():
+        assert all(isinstance(k, str) and len(k) >= 8 for k in keys), env_id
+        assert len(set(keys)) > 2, f"{env_id}: oracle episodes of two seeds went through too few states"

@@ -57,7 +57,9 @@ class BFCLMultiTurnEnv(ToolUseEnv):
     steps in all (BFCL itself force-quits after 20 steps within one turn).
 
     ## Information
-    The engine's keys, plus ``turn`` (index of the current turn) and, on a step that ended a turn,
+    The engine's keys (``state_key`` on reset and every step: a hash of the task, turn progress and the
+    simulators' public state, the same in every process), plus ``turn`` (index of the current turn) and, on a
+    step that ended a turn,
     ``turn_check`` (``{"turn", "valid", ...}`` with BFCL's ``error_type`` and ``error_message`` on failure);
     ``gold_call`` of a non-final turn end is whether its check passed.
 
@@ -68,7 +70,8 @@ class BFCLMultiTurnEnv(ToolUseEnv):
     ``pip install --no-deps bfcl-eval``).
 
     ## Version History
-    * v0: initial release (BFCL v4 data from bfcl-eval).
+    * v0: initial release (BFCL v4 data from bfcl-eval); ``state_key`` is in every reset and step info by
+      default (it was opt-in).
     """
 
     def __init__(self, category: str = "base", *, max_steps: int = 80, max_observation_length: int = 65536,

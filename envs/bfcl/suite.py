@@ -30,7 +30,7 @@ from typing import Any
 from steptool_gym.actions import FINISH, ToolCall
 from steptool_gym.backends import CallContext, CallResult
 from steptool_gym.catalog import API, Catalog, FunctionAPI
-from steptool_gym.errors import DataError, MissingExtraError
+from steptool_gym.errors import DataError, MissingExtraError, read_text
 from steptool_gym.status import Status
 from steptool_gym.suite import Task, Verdict
 
@@ -80,12 +80,23 @@ def _latest(pattern: str) -> Path:
     return Path(paths[-1])
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read BFCL JSON lines ({exc})") from None
+def _read_jsonl(path: Path, required: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """BFCL's JSON-lines file: one object per non-blank line, each with the `required` keys."""
+    rows = []
+    for n, line in enumerate(read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise DataError(f"{path} line {n}: not valid JSON ({exc})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path} line {n}: expected a JSON object, got {type(row).__name__}")
+        missing = [k for k in required if k not in row]
+        if missing:
+            raise DataError(f"{path} line {n}: lacks {', '.join(missing)}")
+        rows.append(row)
+    return rows
 
 
 # ------------------------------------------------------------------ call strings
@@ -281,7 +292,8 @@ class BFCLSuite:
         apis: list[API] = []
         descriptions: dict[str, str] = {}
         for cls in CLASSES:
-            docs = _read_jsonl(_data_dir() / "multi_turn_func_doc" / config.MULTI_TURN_FUNC_DOC_FILE_MAPPING[cls])
+            docs = _read_jsonl(_data_dir() / "multi_turn_func_doc" / config.MULTI_TURN_FUNC_DOC_FILE_MAPPING[cls],
+                               ("name",))
             self.functions[cls] = [d["name"] for d in docs]
             descriptions[cls] = docs[0]["description"].split(" Tool description:")[0] if docs else cls
             # Untyped: BFCL runs calls without checking value types (its own ground truth passes a ticket id
@@ -301,8 +313,10 @@ class BFCLSuite:
 
     # -------------------------------------------------------------- loading
     def _load_tasks(self) -> list[Task]:
-        questions = _read_jsonl(_latest(f"BFCL_v*_multi_turn_{self.category}.json"))
-        answers = {a["id"]: a for a in _read_jsonl(_latest(f"possible_answer/BFCL_v*_multi_turn_{self.category}.json"))}
+        questions = _read_jsonl(_latest(f"BFCL_v*_multi_turn_{self.category}.json"),
+                                ("id", "question", "involved_classes"))
+        answers = {a["id"]: a for a in _read_jsonl(_latest(f"possible_answer/BFCL_v*_multi_turn_{self.category}.json"),
+                                                   ("id", "ground_truth"))}
         tasks = []
         for entry in questions:
             where = f"BFCL entry {entry.get('id')!r}"

@@ -44,8 +44,10 @@ class StableToolBenchEnv(ToolUseEnv):
 
     ## Information
     ``status``, ``reward_components``, ``backend`` (``cache``, ``server``, ``llm`` or ``template``: who
-    answered), ``gold_call`` (the function is one of the query's relevant APIs), ``is_solved`` at the end;
-    ``infos=["gold"]`` adds the relevant functions and the reference run (calls and answer) where one exists;
+    answered), ``gold_call`` (the function is one of the query's relevant APIs), ``is_solved`` at the end,
+    ``state_key`` on reset and every step (a hash of the task id and the multiset of successful calls with
+    canonical arguments, the same in every process and for any call order); ``infos=["gold"]`` adds the
+    relevant functions and the reference run (calls and answer) where one exists;
     ``env.unwrapped.api_recall()`` is the share of relevant APIs called successfully so far.
 
     ## Arguments
@@ -60,7 +62,8 @@ class StableToolBenchEnv(ToolUseEnv):
     Keys for the server and the LLM come from ``$TOOLBENCH_KEY`` and ``$OPENAI_API_KEY``.
 
     ## Version History
-    * v0: initial release.
+    * v0: initial release; ``state_key`` is in every reset and step info by default (it was opt-in) and no
+      longer depends on the order of the successful calls.
     """
 
     suite: StableToolBenchSuite

