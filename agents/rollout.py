@@ -38,9 +38,12 @@ __all__ = [
 _PLACEHOLDER = ""  # sent to sub-envs whose action is ignored (autoreset step) or that idle
 
 
-def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gym.vector.SyncVectorEnv:
-    """`num_envs` copies of `env_id` in a `SyncVectorEnv` (next-step autoreset)."""
-    return gym.vector.SyncVectorEnv([partial(gym.make, env_id, **kwargs) for _ in range(num_envs)])
+def make_vector_env(env_id: str, num_envs: int, asynchronous: bool = False, **kwargs: Any) -> gym.vector.VectorEnv:
+    """`num_envs` copies of `env_id` (next-step autoreset): a `SyncVectorEnv`, or with `asynchronous` an
+    `AsyncVectorEnv` whose sub-envs step in worker processes (worth it when a step waits on a tool server)."""
+    fns = [partial(gym.make, env_id, **kwargs) for _ in range(num_envs)]
+    # Text observations cannot live in shared memory: workers send them through their pipes.
+    return gym.vector.AsyncVectorEnv(fns, shared_memory=False) if asynchronous else gym.vector.SyncVectorEnv(fns)
 
 
 def json_object_closed(text: str) -> bool:
@@ -185,10 +188,12 @@ def collect_episodes(
 
     def start(i: int, observation: str) -> Trajectory:
         traj = Trajectory()
-        base = sub_envs[i].unwrapped if sub_envs is not None else None
-        messages = base.messages if base is not None else []
-        tools = base.tools if base is not None else []
-        traj.task_id = base.task.task_id if base is not None else ""
+        if sub_envs is not None:
+            base = sub_envs[i].unwrapped
+            messages, tools, task = base.messages, base.tools, base.task
+        else:  # worker processes: ask them (attributes resolve through wrappers to the ToolUseEnv)
+            messages, tools, task = (envs.get_attr(name)[i] for name in ("messages", "tools", "task"))
+        traj.task_id = task.task_id
         traj.add_prompt(prompt_ids(tokenizer, fmt.initial(observation, messages, tools), max_prompt_tokens))
         return traj
 

@@ -76,7 +76,7 @@ def env_kwargs(cfg: TrainConfig, split: str) -> dict[str, Any]:
 
 
 def env_factory(cfg: TrainConfig, split: str) -> Callable[[int], Any]:
-    return lambda n: make_vector_env(cfg.env_id, n, **env_kwargs(cfg, split))
+    return lambda n: make_vector_env(cfg.env_id, n, asynchronous=cfg.rollout.async_envs, **env_kwargs(cfg, split))
 
 
 def _cache_dir() -> Path:

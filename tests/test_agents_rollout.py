@@ -48,9 +48,9 @@ class OracleScript:
         return out
 
 
-@pytest.mark.parametrize("emit_eos", [True, False])
-def test_scripted_oracle_rollout_solves_and_books_tokens(tok, emit_eos: bool) -> None:
-    envs = make_vector_env(ENV_ID, 2, split="train", max_steps=5)
+@pytest.mark.parametrize(("emit_eos", "asynchronous"), [(True, False), (False, False), (False, True)])
+def test_scripted_oracle_rollout_solves_and_books_tokens(tok, emit_eos: bool, asynchronous: bool) -> None:
+    envs = make_vector_env(ENV_ID, 2, asynchronous=asynchronous, split="train", max_steps=5)
     script = OracleScript(tok, emit_eos)
     trajs = collect_episodes(envs, script, ReActFormat(tok.eos_token), tok, episodes=5, seeds=[3, 4],
                              max_context_tokens=4096, max_new_tokens=64)
@@ -94,3 +94,14 @@ def test_rollout_truncation_autoreset_and_context_budget(tok) -> None:
     assert all(t.num_steps == 2 and not t.terminated and t.is_solved == 0.0 for t in trajs)
     assert all(r == 0.0 for t in trajs for r in t.rewards)  # unparseable actions score 0
     assert max(seen) <= 150  # contexts are left-truncated to max_context_tokens - max_new_tokens
+
+
+def test_async_rollouts_equal_sync_rollouts(tok) -> None:
+    runs = []
+    for asynchronous in (False, True):
+        envs = make_vector_env(ENV_ID, 3, asynchronous=asynchronous, split="train", max_steps=5)
+        trajs = collect_episodes(envs, OracleScript(tok, True), ReActFormat(tok.eos_token), tok, episodes=7,
+                                 seeds=[11, 12, 13], max_context_tokens=4096, max_new_tokens=64)
+        envs.close()
+        runs.append(sorted((t.task_id, t.tokens, t.action_mask, t.rewards, t.state_keys) for t in trajs))
+    assert runs[0] == runs[1] and runs[0][0][0]  # task ids come back from the worker processes too
