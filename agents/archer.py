@@ -46,7 +46,7 @@ from steptool_agents.config import TrainConfig
 from steptool_agents.models import Policy
 from steptool_agents.ppo import episode_stats, forward_logprobs, kl_estimate
 from steptool_agents.prompts import PromptFormat
-from steptool_agents.rollout import HFGenerator, StopCondition, collect_episodes
+from steptool_agents.rollout import HFGenerator, collect_episodes
 from steptool_agents.tokenization import Collated, Trajectory, collate
 
 __all__ = [
@@ -180,9 +180,7 @@ class ArCHerTrainer:
         self.tokenizer = policy.tokenizer
         self.pad_id = int(policy.tokenizer.pad_token_id)
         self.envs = make_envs(cfg.rollout.num_envs)
-        stop = StopCondition(self.tokenizer, cfg.rollout.stop_strings, cfg.rollout.stop_on_json_close)
-        self.generator = HFGenerator(policy.model, self.tokenizer, stop, cfg.rollout.max_new_tokens,
-                                     cfg.rollout.temperature)
+        self.generator = HFGenerator.from_config(policy.model, self.tokenizer, cfg.rollout)
         a = cfg.archer
         self.critic = UtteranceCritic(policy.model.get_base_model().config.hidden_size)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)

@@ -33,7 +33,7 @@ from steptool_agents.config import TrainConfig
 from steptool_agents.models import Policy
 from steptool_agents.ppo import episode_stats, forward_logprobs
 from steptool_agents.prompts import PromptFormat
-from steptool_agents.rollout import HFGenerator, StopCondition, collect_episodes
+from steptool_agents.rollout import HFGenerator, collect_episodes
 from steptool_agents.sft import demo_trajectories, task_oracle_episodes
 from steptool_agents.tokenization import Trajectory, collate
 
@@ -109,9 +109,8 @@ class ETOTrainer:
         self.tokenizer = policy.tokenizer
         self.pad_id = int(policy.tokenizer.pad_token_id)
         self.envs = make_envs(cfg.rollout.num_envs)
-        stop = StopCondition(self.tokenizer, cfg.rollout.stop_strings, cfg.rollout.stop_on_json_close)
-        self.generator = HFGenerator(policy.model, self.tokenizer, stop, cfg.rollout.max_new_tokens,
-                                     cfg.eto.explore_temperature or 1.0)
+        self.generator = HFGenerator.from_config(policy.model, self.tokenizer, cfg.rollout,
+                                                 cfg.eto.explore_temperature or 1.0)
         self.optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=cfg.eto.learning_rate,
                                            weight_decay=0.0)
         self.update = 0

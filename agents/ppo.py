@@ -37,7 +37,7 @@ from steptool_agents.advantages import (
 from steptool_agents.config import TrainConfig
 from steptool_agents.models import Policy
 from steptool_agents.prompts import PromptFormat
-from steptool_agents.rollout import Generator, HFGenerator, StopCondition, collect_episodes
+from steptool_agents.rollout import Generator, HFGenerator, collect_episodes
 from steptool_agents.tokenization import Collated, Trajectory, collate
 
 __all__ = ["CRITIC_FREE_ALGOS", "AdaptiveKL", "PPOTrainer", "RolloutBatch", "episode_stats", "forward_logprobs"]
@@ -138,9 +138,7 @@ class PPOTrainer:
             distributed.shard(r.episodes_per_update, "rollout.episodes_per_update")
             num_envs = r.num_envs if offline is not None else distributed.shard(r.num_envs, "rollout.num_envs")
         self.envs = make_envs(num_envs)
-        stop = StopCondition(self.tokenizer, cfg.rollout.stop_strings, cfg.rollout.stop_on_json_close)
-        self.generator = generator or HFGenerator(policy.model, self.tokenizer, stop, cfg.rollout.max_new_tokens,
-                                                  cfg.rollout.temperature)
+        self.generator = generator or HFGenerator.from_config(policy.model, self.tokenizer, cfg.rollout)
         self.optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=cfg.ppo.learning_rate, eps=1e-6,
                                            weight_decay=0.0)
         distributed.broadcast_parameters(policy.trainable_parameters())  # fresh LoRA weights differ per process

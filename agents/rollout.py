@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
+from steptool_agents.config import RolloutConfig
 from steptool_agents.prompts import PromptFormat, after_action_text
 from steptool_agents.tokenization import Trajectory, encode, prompt_ids
 
@@ -90,6 +91,11 @@ class StopCondition:
         self.stop_strings = tuple(stop_strings)
         self.json_close = json_close
 
+    @classmethod
+    def from_config(cls, tokenizer: Any, rollout: RolloutConfig) -> StopCondition:
+        """The run's stop rules (``rollout.stop_strings``, ``rollout.stop_on_json_close``)."""
+        return cls(tokenizer, rollout.stop_strings, rollout.stop_on_json_close)
+
     def text_done(self, text: str) -> bool:
         return any(s in text for s in self.stop_strings) or (self.json_close and json_object_closed(text))
 
@@ -128,6 +134,13 @@ class HFGenerator:
         self.stop = stop
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
+
+    @classmethod
+    def from_config(cls, model: Any, tokenizer: Any, rollout: RolloutConfig,
+                    temperature: float | None = None) -> HFGenerator:
+        """A generator with the run's stop rules and token limit (`temperature` overrides the rollout's)."""
+        return cls(model, tokenizer, StopCondition.from_config(tokenizer, rollout), rollout.max_new_tokens,
+                   rollout.temperature if temperature is None else temperature)
 
     @torch.no_grad()
     def __call__(self, contexts: list[list[int]], greedy: bool = False) -> list[Generated]:

@@ -81,7 +81,7 @@ def evaluate_search(policy: Policy, cfg: TrainConfig, split: str, episodes: int,
     """
     if greedy is None:
         greedy = strategy == "cot" or width == 1
-    stop = StopCondition(policy.tokenizer, cfg.rollout.stop_strings, cfg.rollout.stop_on_json_close)
+    stop = StopCondition.from_config(policy.tokenizer, cfg.rollout)
     agent = PolicyAgent(policy, make_format(cfg.model.prompt_format, policy.tokenizer), stop,
                         max_new_tokens=cfg.rollout.max_new_tokens, max_context_tokens=cfg.model.max_context_tokens,
                         max_prompt_tokens=cfg.model.max_prompt_tokens,

@@ -46,7 +46,7 @@ from steptool_agents.models import (
 from steptool_agents.offline import load_sft_json, load_step_grained_csv
 from steptool_agents.ppo import PPOTrainer, episode_stats
 from steptool_agents.prompts import make_format
-from steptool_agents.rollout import HFGenerator, StopCondition, collect_episodes, make_vector_env
+from steptool_agents.rollout import HFGenerator, collect_episodes, make_vector_env
 from steptool_agents.sft import demo_trajectories, episode_texts, oracle_episodes, sft_train
 
 __all__ = [
@@ -143,8 +143,7 @@ def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int,
                     greedy: bool = True) -> dict[str, Any]:
     """Pass rate, average steps, tool-call accuracy and mean return on `split` (batched, greedy by default)."""
     fmt = make_format(cfg.model.prompt_format, policy.tokenizer)
-    stop = StopCondition(policy.tokenizer, cfg.rollout.stop_strings, cfg.rollout.stop_on_json_close)
-    gen = HFGenerator(policy.model, policy.tokenizer, stop, cfg.rollout.max_new_tokens, cfg.rollout.temperature)
+    gen = HFGenerator.from_config(policy.model, policy.tokenizer, cfg.rollout)
     envs = env_factory(cfg, split)(min(cfg.rollout.num_envs, episodes))
     try:
         trajs = collect_episodes(envs, gen, fmt, policy.tokenizer, episodes,
@@ -167,8 +166,7 @@ def _progress(console: Console) -> Progress:
 def _run_rft(cfg: TrainConfig, policy: Policy, out: Path, console: Console) -> list[dict[str, float]]:
     """Rejection-sampling fine-tuning: sample with the policy, keep solved episodes, SFT the adapter on them."""
     fmt = make_format(cfg.model.prompt_format, policy.tokenizer)
-    stop = StopCondition(policy.tokenizer, cfg.rollout.stop_strings, cfg.rollout.stop_on_json_close)
-    gen = HFGenerator(policy.model, policy.tokenizer, stop, cfg.rollout.max_new_tokens, cfg.rollout.temperature)
+    gen = HFGenerator.from_config(policy.model, policy.tokenizer, cfg.rollout)
     envs = env_factory(cfg, cfg.split)(cfg.rollout.num_envs)
     logger = MetricsLogger(out)
     rows = []

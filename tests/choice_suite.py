@@ -77,3 +77,29 @@ def register_choice_env() -> str:
     if CHOICE_ENV_ID not in gym.registry:
         gym.register(id=CHOICE_ENV_ID, entry_point=make_choice_env)
     return CHOICE_ENV_ID
+
+
+def choice_config(algo: str, sft_episodes: int = 16, eval_split: str = "train", **sections: dict[str, Any]) -> Any:
+    """The learning tests' run on this task: a 2-layer tiny model, SFT warm start, 4 envs × 16 episodes per
+    update; `sections` (``ppo=``, ``archer=``, ``gigpo=`` …) are the algorithm's own settings."""
+    from steptool_agents.config import TrainConfig
+
+    return TrainConfig.from_dict({
+        "algo": algo, "env_id": register_choice_env(), "eval_split": eval_split, "max_steps": 3, "seed": 0,
+        "checkpoint_every": 100, "warm_start_sft": True, "threads": 1,
+        "model": {"vocab_size": 400, "hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128,
+                  "tokenizer_episodes": 16, "max_context_tokens": 384, "max_prompt_tokens": 32, "lora_r": 8},
+        "sft": {"episodes": sft_episodes, "epochs": 40, "batch_size": 4, "learning_rate": 1e-2},
+        "rollout": {"num_envs": 4, "episodes_per_update": 16, "max_new_tokens": 48},
+        **sections,
+    })
+
+
+def sampled_eval(policy: Any, cfg: Any, split: str = "train") -> dict[str, Any]:
+    """Pass rate and return of 64 sampled episodes with a fixed sampling seed (before/after comparisons)."""
+    import torch
+
+    from steptool_agents.train import evaluate_policy
+
+    torch.manual_seed(123)
+    return evaluate_policy(policy, cfg, split, 64, seed=999, greedy=False)

@@ -214,27 +214,14 @@ def test_cli_train_and_resume_equal_uninterrupted(tmp_path: Path) -> None:
 def test_archer_learns_the_rewarded_tool_that_sft_cannot_tell_apart(tmp_path: Path) -> None:
     # SFT on the choice task's demos leaves a coin flip between a rewarded and an unrewarded tool (sampled pass
     # rate ~0.4, return ~1.1 of 2.0); the critic must tell the two utterances apart and the actor follow it.
-    from choice_suite import register_choice_env
+    from choice_suite import choice_config, sampled_eval
 
-    from steptool_agents.train import evaluate_policy, load_run_policy, run_training
+    from steptool_agents.train import load_run_policy, run_training
 
-    cfg = TrainConfig.from_dict({
-        "algo": "archer", "env_id": register_choice_env(), "eval_split": "train", "max_steps": 3, "seed": 0,
-        "checkpoint_every": 100, "warm_start_sft": True, "threads": 1,
-        "model": {"vocab_size": 400, "hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128,
-                  "tokenizer_episodes": 16, "max_context_tokens": 384, "max_prompt_tokens": 32, "lora_r": 8},
-        "sft": {"episodes": 16, "epochs": 40, "batch_size": 4, "learning_rate": 1e-2},
-        "rollout": {"num_envs": 4, "episodes_per_update": 16, "max_new_tokens": 48},
-        "archer": {"updates": 30, "critic_updates": 50, "actor_lr": 2e-4, "actor_epochs": 3, "warmup_updates": 2,
-                   "minibatch_size": 8},
-    })
+    cfg = choice_config("archer", archer={"updates": 30, "critic_updates": 50, "actor_lr": 2e-4, "actor_epochs": 3,
+                                          "warmup_updates": 2, "minibatch_size": 8})
     run_training(cfg, tmp_path, evaluate=False)
-
-    def sampled(policy) -> dict:
-        torch.manual_seed(123)
-        return evaluate_policy(policy, cfg, "train", 64, seed=999, greedy=False)
-
-    before = sampled(load_policy(tmp_path / "model", cfg.model))
-    after = sampled(load_run_policy(tmp_path, cfg))
+    before = sampled_eval(load_policy(tmp_path / "model", cfg.model), cfg)
+    after = sampled_eval(load_run_policy(tmp_path, cfg), cfg)
     assert after["mean_return"] >= before["mean_return"] + 0.3, (before, after)
     assert after["pass_rate"] >= before["pass_rate"] + 0.2, (before, after)
