@@ -175,6 +175,8 @@ class ArCHerTrainer:
 
     def __init__(self, cfg: TrainConfig, policy: Policy, fmt: PromptFormat, make_envs: Callable[[int], Any]) -> None:
         self.cfg = cfg
+        if policy.device.type != "cpu":
+            raise ValueError("ArCHer runs on the CPU only; load the policy with model.device = 'cpu'")
         self.policy = policy
         self.fmt = fmt
         self.tokenizer = policy.tokenizer

@@ -59,6 +59,8 @@ def save_checkpoint(root: Path, update: int, policy: Policy, optimizer: torch.op
         policy.save(tmp)
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(torch.get_rng_state(), tmp / "torch_rng.pt")
+        if torch.cuda.is_available():  # sampling on a GPU draws from the CUDA generators
+            torch.save(torch.cuda.get_rng_state_all(), tmp / "cuda_rng.pt")
         for stem, weights in (tensors or {}).items():
             save_file({k: v.detach().contiguous() for k, v in weights.items()}, str(tmp / f"{stem}.safetensors"))
         (tmp / "state.json").write_text(json.dumps({"update": update, "rng": _rng_state(), **state}))
@@ -91,4 +93,6 @@ def load_checkpoint(path: Path, policy: Policy, optimizer: torch.optim.Optimizer
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
     state = json.loads((path / "state.json").read_text())
     _set_rng_state(state["rng"], torch.load(path / "torch_rng.pt", weights_only=True))
+    if torch.cuda.is_available() and (path / "cuda_rng.pt").is_file():
+        torch.cuda.set_rng_state_all(torch.load(path / "cuda_rng.pt", weights_only=True))
     return state

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -70,6 +71,9 @@ class ModelConfig:
     lora_target_modules: list[str] = field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     )
+    # "auto": CUDA when available, else the CPU (ETO and ArCHer always resolve "auto" to the CPU); or "cpu",
+    # "cuda", "cuda:N". Weights stay fp32 either way.
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         _check(self.arch in ("llama", "qwen2"), f"model.arch must be 'llama' or 'qwen2'; got {self.arch!r}")
@@ -84,6 +88,8 @@ class ModelConfig:
         _check(self.lora_r > 0 and self.lora_alpha > 0, "model.lora_r and lora_alpha must be positive")
         _check(0.0 <= self.lora_dropout < 1.0, "model.lora_dropout must be in [0, 1)")
         _check(bool(self.lora_target_modules), "model.lora_target_modules must not be empty")
+        _check(re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device) is not None,
+               f"model.device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {self.device!r}")
 
 
 @dataclass

@@ -52,7 +52,7 @@ def init_from_env() -> bool:
         return False
     if not dist.is_available():
         raise RuntimeError("WORLD_SIZE > 1 but this torch build has no torch.distributed")
-    # The trainer's tensors live on the CPU (gloo); the NCCL half serves CUDA tensors where a GPU exists.
+    # Advantages and metrics are CPU tensors (gloo); gradients of a policy on a GPU go through NCCL.
     backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
@@ -108,8 +108,9 @@ def all_reduce_gradients(params: Sequence[torch.nn.Parameter]) -> None:
     params = list(params)
     if world_size() == 1 or not params:
         return
-    pieces = [p.grad.flatten() if p.grad is not None else torch.zeros(p.numel(), dtype=p.dtype) for p in params]
-    present = torch.tensor([p.grad is not None for p in params], dtype=params[0].dtype)
+    pieces = [p.grad.flatten() if p.grad is not None else torch.zeros(p.numel(), dtype=p.dtype, device=p.device)
+              for p in params]
+    present = torch.tensor([p.grad is not None for p in params], dtype=params[0].dtype, device=params[0].device)
     flat = all_reduce_sum(torch.cat([*pieces, present]))
     offset = 0
     for i, p in enumerate(params):

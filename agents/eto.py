@@ -104,6 +104,8 @@ class ETOTrainer:
                  oracle_env_kwargs: Mapping[str, Any]) -> None:
         self.cfg = cfg
         self.oracle_env_kwargs = dict(oracle_env_kwargs)  # the exploration env's kwargs: same split, same tasks
+        if policy.device.type != "cpu":
+            raise ValueError("ETO runs on the CPU only; load the policy with model.device = 'cpu'")
         self.policy = policy
         self.fmt = fmt
         self.tokenizer = policy.tokenizer

@@ -35,7 +35,9 @@ __all__ = [
     "find_smollm2_gguf",
     "load_base_model",
     "load_policy",
+    "model_device",
     "prepare_smollm2",
+    "resolve_device",
     "train_bpe_tokenizer",
 ]
 
@@ -120,6 +122,23 @@ def load_base_model(path: str | Path) -> tuple[PreTrainedModel, Any]:
     return model, tokenizer
 
 
+def resolve_device(name: str, cpu_only: bool = False) -> torch.device:
+    """``model.device`` as a torch device: "auto" is CUDA when available (the CPU when `cpu_only`)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() and not cpu_only else "cpu")
+    device = torch.device(name)
+    if cpu_only and device.type != "cpu":
+        raise ValueError(f"this algorithm runs on the CPU only; set model.device = 'cpu' (got {name!r})")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"model.device = {name!r} but torch sees no CUDA device")
+    return device
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where `model`'s weights live (inputs are moved there)."""
+    return next(model.parameters()).device
+
+
 def decoder_hidden(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                    position_ids: torch.Tensor | None = None) -> torch.Tensor:
     """The causal LM's final hidden states (after the last norm), without the LM head.
@@ -171,6 +190,10 @@ class Policy(nn.Module):
         with self.model.disable_adapter():
             yield
 
+    @property
+    def device(self) -> torch.device:
+        return model_device(self)
+
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 
@@ -178,7 +201,7 @@ class Policy(nn.Module):
         """Adapter (safetensors), value head (safetensors) and tokenizer into `directory`."""
         directory = Path(directory)
         self.model.save_pretrained(directory)
-        save_file({k: v.detach().contiguous() for k, v in self.value_head.state_dict().items()},
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.value_head.state_dict().items()},
                   str(directory / VALUE_HEAD_FILE))
 
     def load_adapter_weights(self, directory: str | Path) -> None:
@@ -190,13 +213,15 @@ class Policy(nn.Module):
         self.value_head.load_state_dict(load_file(str(directory / VALUE_HEAD_FILE)))
 
 
-def load_policy(base_dir: str | Path, cfg: ModelConfig, adapter_dir: str | Path | None = None) -> Policy:
-    """Base model from `base_dir` with a fresh LoRA adapter, or the adapter saved in `adapter_dir`."""
+def load_policy(base_dir: str | Path, cfg: ModelConfig, adapter_dir: str | Path | None = None,
+                device: torch.device | None = None) -> Policy:
+    """Base model from `base_dir` with a fresh LoRA adapter, or the adapter saved in `adapter_dir`, on `device`
+    (default: ``cfg.device`` resolved)."""
     model, tokenizer = load_base_model(base_dir)
     policy = Policy(model, tokenizer, cfg)
     if adapter_dir is not None:
         policy.load_adapter_weights(adapter_dir)
-    return policy
+    return policy.to(device or resolve_device(cfg.device))
 
 
 def save_base_model(model: PreTrainedModel, tokenizer: Any, directory: str | Path, meta: dict[str, Any]) -> None:

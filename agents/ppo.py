@@ -62,6 +62,9 @@ class RolloutBatch(NamedTuple):
     def select(self, idx: torch.Tensor) -> RolloutBatch:
         return RolloutBatch(*(t[idx] for t in self))
 
+    def to(self, device: torch.device) -> RolloutBatch:
+        return RolloutBatch(*(t.to(device) for t in self))
+
 
 def forward_logprobs(policy: Policy, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                      position_ids: torch.Tensor, mask: torch.Tensor | None = None,
@@ -72,9 +75,9 @@ def forward_logprobs(policy: Policy, input_ids: torch.Tensor, attention_mask: to
     """
     hidden, values = policy(input_ids, attention_mask, position_ids)
     hidden = hidden[:, :-1]
-    sel = torch.ones(hidden.shape[:2], dtype=torch.bool) if mask is None else mask.bool()
+    sel = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device) if mask is None else mask.bool()
     logp_all = F.log_softmax(policy.lm_head(hidden[sel]).float(), dim=-1)
-    logp = torch.zeros(hidden.shape[:2], dtype=logp_all.dtype)
+    logp = torch.zeros(hidden.shape[:2], dtype=logp_all.dtype, device=hidden.device)
     entropy = torch.zeros_like(logp)
     logp[sel] = logp_all.gather(-1, input_ids[:, 1:][sel].unsqueeze(-1)).squeeze(-1)
     entropy[sel] = -(logp_all.exp() * logp_all).sum(-1)
@@ -180,17 +183,19 @@ class PPOTrainer:
     # ------------------------------------------------------------------ advantages
     @torch.no_grad()
     def _score(self, batch: Collated) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Log-probs, values and reference log-probs [B, L-1], computed on the policy's device, kept on the CPU."""
         logps, values, refs = [], [], []
-        mb = self.cfg.ppo.minibatch_size
+        mb, device = self.cfg.ppo.minibatch_size, self.policy.device
         for start in range(0, batch.input_ids.shape[0], mb):
             sl = slice(start, start + mb)
-            args = (batch.input_ids[sl], batch.attention_mask[sl], batch.position_ids[sl], batch.pred_action_mask[sl])
+            args = tuple(t[sl].to(device) for t in (batch.input_ids, batch.attention_mask, batch.position_ids,
+                                                    batch.pred_action_mask))
             logp, value, _ = forward_logprobs(self.policy, *args)
             with self.policy.reference():
                 ref, _, _ = forward_logprobs(self.policy, *args)
-            logps.append(logp)
-            values.append(value)
-            refs.append(ref)
+            logps.append(logp.cpu())
+            values.append(value.cpu())
+            refs.append(ref.cpu())
         return torch.cat(logps), torch.cat(values), torch.cat(refs)
 
     def compute_returns_and_advantage(self, trajs: list[Trajectory]) -> tuple[RolloutBatch, dict[str, float]]:
@@ -257,6 +262,7 @@ class PPOTrainer:
         p = self.cfg.ppo
         self.policy.train()
         params = self.policy.trainable_parameters()
+        device = self.policy.device
         local = batch.input_ids.shape[0]
         n, offset = local * distributed.world_size(), local * distributed.rank()
         gen = torch.Generator().manual_seed(self.cfg.seed * 7919 + self.update)
@@ -274,7 +280,7 @@ class PPOTrainer:
                 action_tokens, value_tokens = distributed.all_reduce_sum(counts).clamp(min=1.0).tolist()
                 sums = torch.zeros(len(names), dtype=torch.float64)
                 for m_start in range(0, len(mb_idx), micro):
-                    mb = batch.select(mb_idx[m_start:m_start + micro])
+                    mb = batch.select(mb_idx[m_start:m_start + micro]).to(device)
                     tokens += int(mb.attention_mask.sum())
                     loss, info = self._loss(mb, action_tokens, value_tokens)
                     loss.backward()
@@ -312,7 +318,7 @@ class PPOTrainer:
         policy_loss = (torch.maximum(pg1, pg2) * mask).sum() / action_tokens
         ent = (entropy * mask).sum() / action_tokens
         loss = policy_loss - p.ent_coef * ent
-        value_loss = torch.zeros(())
+        value_loss = torch.zeros((), device=logp.device)
         if self.critic_free:
             loss = loss + self.kl.value * (kl_estimate(logp, mb.ref_logprobs, "k3") * mask).sum() / action_tokens
         else:

@@ -158,10 +158,11 @@ class HFGenerator:
         )
         was_training = self.model.training
         self.model.eval()
-        out = self.model.generate(input_ids=ids, attention_mask=attn, generation_config=config,
+        device = next(self.model.parameters()).device
+        out = self.model.generate(input_ids=ids.to(device), attention_mask=attn.to(device), generation_config=config,
                                   stopping_criteria=StoppingCriteriaList([_Criteria(self.stop, length)]))
         self.model.train(was_training)
-        return [self.stop.cut(row.tolist()) for row in out[:, length:]]
+        return [self.stop.cut(row.tolist()) for row in out[:, length:].cpu()]
 
 
 def _info(infos: dict[str, Any], key: str, i: int) -> Any:

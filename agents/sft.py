@@ -108,6 +108,7 @@ def sft_train(model: Any, trajs: Sequence[Trajectory], pad_id: int, *, epochs: i
     gen = torch.Generator().manual_seed(seed)
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     lm_head = base.get_output_embeddings()
+    device = next(model.parameters()).device
     model.train()
     losses: list[float] = []
     tokens, start = 0, time.perf_counter()
@@ -115,7 +116,7 @@ def sft_train(model: Any, trajs: Sequence[Trajectory], pad_id: int, *, epochs: i
         losses = []
         perm = torch.randperm(len(trajs), generator=gen).tolist()
         for b in range(0, len(trajs), batch_size):
-            batch = collate([trajs[i] for i in perm[b:b + batch_size]], pad_id, "right", max_tokens)
+            batch = collate([trajs[i] for i in perm[b:b + batch_size]], pad_id, "right", max_tokens).to(device)
             hidden = decoder_hidden(model, batch.input_ids, batch.attention_mask, batch.position_ids)[:, :-1]
             sel = batch.pred_action_mask.bool()  # the LM head runs on action positions only
             logits = lm_head(hidden[sel]).float()

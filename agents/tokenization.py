@@ -118,6 +118,9 @@ class Collated(NamedTuple):
     pred_action_mask: torch.Tensor
     pred_step_index: torch.Tensor
 
+    def to(self, device: torch.device | str) -> Collated:
+        return Collated(*(t.to(device) for t in self))
+
 
 def collate(trajectories: Sequence[Trajectory], pad_id: int, padding_side: str = "right",
             max_tokens: int | None = None) -> Collated:

@@ -40,6 +40,7 @@ from steptool_agents.models import (
     load_base_model,
     load_policy,
     prepare_smollm2,
+    resolve_device,
     save_base_model,
     train_bpe_tokenizer,
 )
@@ -50,6 +51,7 @@ from steptool_agents.rollout import HFGenerator, collect_episodes, make_vector_e
 from steptool_agents.sft import demo_trajectories, episode_texts, oracle_episodes, sft_train
 
 __all__ = [
+    "CPU_ONLY_ALGOS",
     "DATA_PARALLEL_ALGOS",
     "build_base_model",
     "check_data_parallel",
@@ -60,6 +62,7 @@ __all__ = [
 ]
 
 DATA_PARALLEL_ALGOS = ("steptool", "ppo", "grpo")  # the algorithms that run on several processes
+CPU_ONLY_ALGOS = ("eto", "archer")  # their trainers build tensors on the CPU: "auto" resolves to it
 
 
 def seed_everything(seed: int) -> None:
@@ -77,6 +80,11 @@ def env_kwargs(cfg: TrainConfig, split: str) -> dict[str, Any]:
 
 def env_factory(cfg: TrainConfig, split: str) -> Callable[[int], Any]:
     return lambda n: make_vector_env(cfg.env_id, n, asynchronous=cfg.rollout.async_envs, **env_kwargs(cfg, split))
+
+
+def run_device(cfg: TrainConfig) -> torch.device:
+    """The device a run trains on (`model.device`; ETO and ArCHer run on the CPU)."""
+    return resolve_device(cfg.model.device, cpu_only=cfg.algo in CPU_ONLY_ALGOS)
 
 
 def _cache_dir() -> Path:
@@ -113,12 +121,13 @@ def build_base_model(cfg: TrainConfig, out: Path, console: Console | None = None
         def log(epoch: int, loss: float) -> None:
             say(f"  sft epoch {epoch + 1}/{cfg.sft.epochs}: loss {loss:.4f}")
 
+        model.to(run_device(cfg))
         if cfg.sft.full_finetune:
             stats = sft_train(model, trajs, int(tokenizer.pad_token_id), epochs=cfg.sft.epochs,
                               lr=cfg.sft.learning_rate, batch_size=cfg.sft.batch_size,
                               max_tokens=m.max_context_tokens, seed=cfg.seed, log=log)
         else:  # LoRA SFT, then merge so the SFT model becomes the frozen reference of later RL
-            policy = Policy(model, tokenizer, m)
+            policy = Policy(model, tokenizer, m).to(run_device(cfg))
             stats = sft_train(policy.model, trajs, int(tokenizer.pad_token_id), epochs=cfg.sft.epochs,
                               lr=cfg.sft.learning_rate, batch_size=cfg.sft.batch_size,
                               max_tokens=m.max_context_tokens, seed=cfg.seed, log=log)
@@ -227,7 +236,7 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False, consol
         write_text_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
         build_base_model(cfg, out, console)
     distributed.barrier()  # the other ranks load the model rank 0 built
-    policy = load_policy(out / "model", cfg.model)
+    policy = load_policy(out / "model", cfg.model, device=run_device(cfg))
     summary: dict[str, Any] = {"algo": cfg.algo, "out": str(out)}
     if cfg.algo == "rft":
         _run_rft(cfg, policy, out, console)

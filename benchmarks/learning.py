@@ -140,6 +140,23 @@ def run_method(cfg: Any, run_dir: Path, warm_model: Path | None, cells: Sequence
     return out
 
 
+# Reported beside the pass rate, averaged over the evaluation cells: where the pass rate is near 0 (a tiny model
+# on the CPU preset) these still tell the methods apart.
+SECONDARY = ("tool_call_accuracy", "mean_return", "avg_steps")
+
+
+def secondary_metrics(runs: dict[str, dict[int, dict[str, Any]]], cells: Sequence[str]) -> dict[str, Any]:
+    """Per method and `SECONDARY` metric: mean ± 95% CI over seeds of the metric's average over `cells`."""
+    out: dict[str, Any] = {}
+    for method, by_seed in runs.items():
+        out[method] = {}
+        for key in SECONDARY:
+            values = [sum(r["cells"][c][key] for c in cells) / len(cells) for r in by_seed.values()]
+            mean, ci = mean_ci95(values)
+            out[method][key] = {"mean": mean, "ci95": ci, "values": values}
+    return out
+
+
 def aggregate(runs: dict[str, dict[int, dict[str, Any]]], cells: Sequence[str], out: Path, target: float,
               window: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Per method × cell mean ± CI over seeds (plus an ``average`` cell), and steps-to-target per method."""
@@ -249,6 +266,19 @@ def _print_table(console: Any, table: list[dict[str, Any]], efficiency: dict[str
     console.print(out)
 
 
+def _print_secondary(console: Any, secondary: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    out = Table(title="average over the cells: mean ± 95% CI over seeds")
+    for col in ("method", *SECONDARY):
+        out.add_column(col, justify="left" if col == "method" else "right")
+    for method, metrics in secondary.items():
+        out.add_row(method, *(f"{metrics[k]['mean']:.3f}" + (f" ± {metrics[k]['ci95']:.3f}"
+                                                            if metrics[k]["ci95"] is not None else "")
+                              for k in SECONDARY))
+    console.print(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=("cpu", "gpu"), default="cpu")
@@ -313,12 +343,14 @@ def main() -> None:
         durations.append(time.perf_counter() - t0)
     runs = {m: by_seed for m, by_seed in runs.items() if by_seed}
     table, efficiency = aggregate(runs, cells, out, float(bench["target_pass_rate"]), int(bench["target_window"]))
+    secondary = secondary_metrics(runs, cells)
     curves = _curves(out, list(runs), seeds)
     RESULTS.mkdir(parents=True, exist_ok=True)
     figures = plot(name, table, curves, cells) if table else []
     report = {"preset": name, "config": base, "bench": bench, "machine": machine_info(args.note),
               "versions": package_versions(), "methods": {m: METHODS[m] for m in runs}, "seeds": seeds,
-              "eval_episodes": episodes, "table": table, "steps_to_target": efficiency, "curves": curves,
+              "eval_episodes": episodes, "table": table, "secondary": secondary, "steps_to_target": efficiency,
+              "curves": curves,
               "runs": {m: {str(s): r for s, r in by_seed.items()} for m, by_seed in runs.items()},
               "skipped": skipped, "figures": [str(p.relative_to(RESULTS.parent)) for p in figures],
               "wall_s": time.perf_counter() - start}
@@ -327,6 +359,7 @@ def main() -> None:
         print(json.dumps(report, indent=2))
     elif table:
         _print_table(Console(), table, efficiency, cells, float(bench["target_pass_rate"]))
+        _print_secondary(Console(), secondary)
     for what, why in skipped.items():
         console.print(f"skipped {what}: {why}")
 

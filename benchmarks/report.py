@@ -249,6 +249,7 @@ def section_learning(results: Path, report_dir: Path) -> str:
         target = data["bench"]["target_pass_rate"]
         eff = [(m, e["mean_env_steps"], f"{e['reached']}/{e['seeds']}") for m, e in data["steps_to_target"].items()]
         skipped = "".join(f"- not run: {k} ({v})\n" for k, v in data.get("skipped", {}).items())
+        secondary = _secondary_table(data.get("secondary", {}))
         cfg = data["config"]
         model = cfg.get("model", {}).get("name", "tiny")
         steps = [r["env_steps"] for by_seed in data["runs"].values() for r in by_seed.values() if r["env_steps"]]
@@ -260,12 +261,28 @@ def section_learning(results: Path, report_dir: Path) -> str:
                    + f"Greedy held-out pass rate in %, mean ± 95% CI (Student t) over seeds {data['seeds']}, "
                      f"{data['eval_episodes']} episodes per cell.\n\n"
                    + md_table(("method", *cells, "seeds"), rows)
+                   + secondary
                    + f"\nEnv steps until the train pass rate (running mean over {data['bench']['target_window']} "
                      f"update(s)) reaches {target}:\n\n"
                    + md_table(("method", "env steps (mean over seeds that reached it)", "seeds reaching"), eff)
                    + ("\n" + skipped if skipped else "") + "\n"
                    + "".join(_figure(f, results, report_dir) for f in data.get("figures", [])))
     return "\n".join(out) + "\n" + _paper_table(files) + "\n" + DIFFERENCES
+
+
+def _secondary_table(secondary: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """Tool-call accuracy, mean return and steps per method (mean over cells, ± 95% CI over seeds)."""
+    if not secondary:
+        return ""
+
+    def cell(v: dict[str, Any]) -> str:
+        return f"{v['mean']:.3f}" + (f" ± {v['ci95']:.3f}" if v["ci95"] is not None else "")
+
+    rows = [(m, *(cell(v[k]) for k in ("tool_call_accuracy", "mean_return", "avg_steps")))
+            for m, v in secondary.items()]
+    return ("\nAveraged over the cells (tool-call accuracy: share of tool calls that match a gold call exactly; "
+            "mean return: the sum of the step rewards, up to 1 per step):\n\n"
+            + md_table(("method", "tool-call accuracy", "mean return", "avg steps"), rows))
 
 
 def _paper_table(files: Sequence[Path] | None) -> str:

@@ -139,3 +139,37 @@ def test_smollm2_loads_offline_from_wheel(tmp_path) -> None:
     ids = tok("Action: Finish", return_tensors="pt")["input_ids"]
     with torch.no_grad():
         assert torch.isfinite(model(input_ids=ids).logits).all()
+
+
+def test_model_device_resolves_and_validates() -> None:
+    from steptool_agents.models import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto", cpu_only=True) == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="CPU only"):
+        resolve_device("cuda:0", cpu_only=True)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            resolve_device("cuda")
+    for bad in ("gpu", "cuda:x", "mps"):
+        with pytest.raises(ValueError, match="model.device"):
+            ModelConfig(device=bad)
+
+
+def test_policy_and_batches_move_to_the_configured_device(tmp_path) -> None:
+    from steptool_agents.models import load_policy
+    from steptool_agents.tokenization import Trajectory, collate
+
+    cfg = ModelConfig(vocab_size=300, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
+                      max_context_tokens=64, max_prompt_tokens=16, lora_r=2, device="cpu")
+    tok = train_bpe_tokenizer(["Action: call\nAction Input: {}"] * 4, cfg.vocab_size)
+    save_base_model(build_tiny_model(cfg, tok), tok, tmp_path / "m", {})
+    policy = load_policy(tmp_path / "m", cfg)
+    assert policy.device == torch.device("cpu")
+    assert {p.device for p in policy.parameters()} == {torch.device("cpu")}
+    t = Trajectory()
+    t.add_prompt([1, 2, 3])
+    t.add_action([4, 5], 1.0)
+    moved = collate([t], 0).to(policy.device)
+    assert all(x.device == policy.device for x in moved)

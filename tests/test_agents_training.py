@@ -143,3 +143,23 @@ def test_offline_step_grained_csv_and_sft_json(tmp_path: Path) -> None:
     rows = read_csv(tmp_path / "run" / "metrics.csv")
     assert [float(r["mean_step_reward"]) for r in rows] == pytest.approx([0.9, 0.9])  # the CSV's rewards
     assert float(rows[0]["pass_rate"]) == 1.0
+
+
+def test_quickstart_runs_end_to_end_and_writes_table_plot(tmp_path: Path, capsys) -> None:
+    """The README's first command on a small config: SFT, PPO, both evaluated, table + plot + JSON."""
+    from steptool_agents.quickstart import main
+
+    smoke = json.loads((Path(__file__).resolve().parent.parent / "configs" / "toy_smoke.json").read_text())
+    smoke.update(threads=1, eval_episodes=4)
+    smoke["sft"].update(episodes=8, epochs=4)
+    config = tmp_path / "smoke.json"
+    config.write_text(json.dumps(smoke))
+    assert main(["--out", str(tmp_path / "run"), "--config", str(config)]) == 0
+    printed = capsys.readouterr().out
+    assert "SFT" in printed and "StepTool" in printed and "pass rate" in printed
+    run = tmp_path / "run"
+    summary = json.loads((run / "quickstart.json").read_text())
+    assert set(summary["results"]) == {"SFT", "StepTool"}
+    assert summary["results"]["StepTool"]["episodes"] == 4
+    assert (run / "comparison.png").stat().st_size > 1000
+    assert len(read_csv(run / "metrics.csv")) == 2

@@ -6,6 +6,7 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ import steptool_gym  # noqa: F401 - registers the envs
 from steptool_gym.bench import action_parse_cost, vector_throughput
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from learning import METHODS, load_preset, mean_ci95, merge, steps_to_target
+from learning import METHODS, load_preset, mean_ci95, merge, secondary_metrics, steps_to_target
 from report import PAPER_CELLS, build_report
 
 
@@ -67,7 +68,11 @@ def test_report_puts_ours_beside_the_paper(tmp_path: Path) -> None:
                                             "rollout": {"episodes_per_update": 4}},
                 "bench": {"eval_cells": list(PAPER_CELLS), "target_pass_rate": 0.3, "target_window": 3},
                 "machine": {"cpu": "test cpu", "cores": 2, "note": "shared"}, "seeds": [0, 1], "eval_episodes": 8,
-                "table": table, "steps_to_target": {"steptool": {"mean_env_steps": 120.0, "reached": 2, "seeds": 2}},
+                "table": table,
+                "secondary": {"steptool": {"tool_call_accuracy": {"mean": 0.125, "ci95": 0.01, "values": []},
+                                           "mean_return": {"mean": 1.5, "ci95": None, "values": []},
+                                           "avg_steps": {"mean": 3.25, "ci95": 0.5, "values": []}}},
+                "steps_to_target": {"steptool": {"mean_env_steps": 120.0, "reached": 2, "seeds": 2}},
                 "runs": {"steptool": {"0": {"env_steps": 100.0}, "1": {"env_steps": 140.0}}},
                 "skipped": {}, "figures": ["results/learning_cpu_bars.png"]}
     results = tmp_path / "results"
@@ -77,7 +82,19 @@ def test_report_puts_ours_beside_the_paper(tmp_path: Path) -> None:
     text = build_report(results, tmp_path / "REPORT.md")
     assert "| StepTool | ours, preset cpu, greedy | 25.0 ± 5.0 |" in text
     assert "![learning_cpu_bars](results/learning_cpu_bars.png)" in text
+    assert "| steptool | 0.125 ± 0.010 | 1.500 | 3.250 ± 0.500 |" in text
     assert "test cpu, 2 cores; shared" in text and "≈120 env steps per trained run" in text
+
+
+def test_secondary_metrics_average_cells_then_seeds() -> None:
+    def run(*values: float) -> dict[str, Any]:
+        return {"cells": {c: {"tool_call_accuracy": v, "mean_return": 2 * v, "avg_steps": 3.0}
+                          for c, v in zip(("a", "b"), values, strict=True)}}
+
+    out = secondary_metrics({"m": {0: run(0.0, 0.5), 1: run(0.5, 1.0)}}, ["a", "b"])["m"]
+    assert out["tool_call_accuracy"]["values"] == [0.25, 0.75]
+    assert out["mean_return"]["mean"] == pytest.approx(1.0)
+    assert out["avg_steps"]["ci95"] == pytest.approx(0.0)
 
 
 PRESETS = sorted((Path(__file__).resolve().parent.parent / "benchmarks" / "presets").glob("*.toml"))
