@@ -23,6 +23,7 @@ import torch
 from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
 from steptool_agents.config import RolloutConfig
+from steptool_agents.models import model_device
 from steptool_agents.prompts import PromptFormat, after_action_text
 from steptool_agents.tokenization import Trajectory, encode, prompt_ids
 
@@ -158,7 +159,7 @@ class HFGenerator:
         )
         was_training = self.model.training
         self.model.eval()
-        device = next(self.model.parameters()).device
+        device = model_device(self.model)
         out = self.model.generate(input_ids=ids.to(device), attention_mask=attn.to(device), generation_config=config,
                                   stopping_criteria=StoppingCriteriaList([_Criteria(self.stop, length)]))
         self.model.train(was_training)

@@ -16,7 +16,7 @@ import gymnasium as gym
 import torch
 import torch.nn.functional as F
 
-from steptool_agents.models import decoder_hidden
+from steptool_agents.models import decoder_hidden, model_device
 from steptool_agents.prompts import CompactReActFormat, PromptFormat, ReActFormat, after_action_text
 from steptool_agents.tokenization import Trajectory, collate, encode, prompt_ids
 
@@ -108,7 +108,7 @@ def sft_train(model: Any, trajs: Sequence[Trajectory], pad_id: int, *, epochs: i
     gen = torch.Generator().manual_seed(seed)
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     lm_head = base.get_output_embeddings()
-    device = next(model.parameters()).device
+    device = model_device(model)
     model.train()
     losses: list[float] = []
     tokens, start = 0, time.perf_counter()
