@@ -121,13 +121,14 @@ def build_base_model(cfg: TrainConfig, out: Path, console: Console | None = None
         def log(epoch: int, loss: float) -> None:
             say(f"  sft epoch {epoch + 1}/{cfg.sft.epochs}: loss {loss:.4f}")
 
-        model.to(run_device(cfg))
+        device = run_device(cfg)
+        model.to(device)
         if cfg.sft.full_finetune:
             stats = sft_train(model, trajs, int(tokenizer.pad_token_id), epochs=cfg.sft.epochs,
                               lr=cfg.sft.learning_rate, batch_size=cfg.sft.batch_size,
                               max_tokens=m.max_context_tokens, seed=cfg.seed, log=log)
         else:  # LoRA SFT, then merge so the SFT model becomes the frozen reference of later RL
-            policy = Policy(model, tokenizer, m).to(run_device(cfg))
+            policy = Policy(model, tokenizer, m).to(device)
             stats = sft_train(policy.model, trajs, int(tokenizer.pad_token_id), epochs=cfg.sft.epochs,
                               lr=cfg.sft.learning_rate, batch_size=cfg.sft.batch_size,
                               max_tokens=m.max_context_tokens, seed=cfg.seed, log=log)

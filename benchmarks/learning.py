@@ -249,6 +249,11 @@ def plot(name: str, table: list[dict[str, Any]], curves: dict[str, dict[str, lis
     return paths
 
 
+def _mean_ci(stat: dict[str, Any]) -> str:
+    """``mean ± ci95`` (just the mean for a single seed)."""
+    return f"{stat['mean']:.3f}" + (f" ± {stat['ci95']:.3f}" if stat["ci95"] is not None else "")
+
+
 def _print_table(console: Any, table: list[dict[str, Any]], efficiency: dict[str, Any], cells: Sequence[str],
                  target: float) -> None:
     from rich.table import Table
@@ -258,8 +263,7 @@ def _print_table(console: Any, table: list[dict[str, Any]], efficiency: dict[str
         out.add_column(col, justify="left" if col == "method" else "right")
     for method, eff in efficiency.items():
         rows = {r["cell"]: r for r in table if r["method"] == method}
-        cells_text = [f"{rows[c]['mean']:.3f}" + (f" ± {rows[c]['ci95']:.3f}" if rows[c]["ci95"] is not None else "")
-                      for c in [*cells, "average"]]
+        cells_text = [_mean_ci(rows[c]) for c in [*cells, "average"]]
         steps = f"{eff['mean_env_steps']:,.0f} ({eff['reached']}/{eff['seeds']})" if eff["reached"] else \
             f"- (0/{eff['seeds']})"
         out.add_row(method, *cells_text, steps)
@@ -273,9 +277,7 @@ def _print_secondary(console: Any, secondary: dict[str, Any]) -> None:
     for col in ("method", *SECONDARY):
         out.add_column(col, justify="left" if col == "method" else "right")
     for method, metrics in secondary.items():
-        out.add_row(method, *(f"{metrics[k]['mean']:.3f}" + (f" ± {metrics[k]['ci95']:.3f}"
-                                                            if metrics[k]["ci95"] is not None else "")
-                              for k in SECONDARY))
+        out.add_row(method, *(_mean_ci(metrics[k]) for k in SECONDARY))
     console.print(out)
 
 
@@ -349,8 +351,8 @@ def main() -> None:
     figures = plot(name, table, curves, cells) if table else []
     report = {"preset": name, "config": base, "bench": bench, "machine": machine_info(args.note),
               "versions": package_versions(), "methods": {m: METHODS[m] for m in runs}, "seeds": seeds,
-              "eval_episodes": episodes, "table": table, "secondary": secondary, "steps_to_target": efficiency,
-              "curves": curves,
+              "eval_episodes": episodes, "table": table, "secondary": secondary,
+              "steps_to_target": efficiency, "curves": curves,
               "runs": {m: {str(s): r for s, r in by_seed.items()} for m, by_seed in runs.items()},
               "skipped": skipped, "figures": [str(p.relative_to(RESULTS.parent)) for p in figures],
               "wall_s": time.perf_counter() - start}
