@@ -231,6 +231,8 @@ class PPOTrainer:
             "kl_ref": float(masked_mean(kl_estimate(logp, ref, "k3"), amask)),
             "kl_coef": self.kl.value,
             "explained_variance": _explained_variance(values, ret, vmask),
+            "advantage_mean": float(masked_mean(adv, amask)),
+            "advantage_std": float(masked_var(adv, amask).clamp(min=0.0).sqrt()),
             "action_tokens": float(amask.sum()),
             "truncated_frac": float(np.mean([len(t.tokens) > self.cfg.model.max_context_tokens for t in trajs])),
             "tokens": float(batch.attention_mask.sum()),
