@@ -23,7 +23,7 @@ UPDATES_KEY = {"eto": ("eto", "rounds"), "archer": ("archer", "updates")}  # wha
 
 def _register_envs() -> None:
     import steptool_gym  # noqa: F401 - importing registers the suites
-    from steptool_agents.toy import register_toy_env
+    from steptool_envs.toy import register_toy_env
 
     register_toy_env()
 
@@ -47,9 +47,9 @@ def train_main(argv: list[str]) -> int:
     parser.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
     args = parser.parse_args(argv)
     _register_envs()
-    from steptool_agents import distributed
-    from steptool_agents.checkpoint import latest_checkpoint
-    from steptool_agents.train import check_data_parallel, run_training
+    from steptool_agents.runtime import distributed
+    from steptool_agents.runtime.checkpoint import latest_checkpoint
+    from steptool_agents.trainer import check_data_parallel, run_training
 
     try:
         cfg = _base_config(args.config)
@@ -111,7 +111,7 @@ def eval_main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     args = parser.parse_args(argv)
     _register_envs()
-    from steptool_agents.train import evaluate_policy, load_run_policy
+    from steptool_agents.trainer import evaluate_policy, load_run_policy
 
     run_cfg = Path(args.model) / "config.json"
     try:

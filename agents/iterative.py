@@ -15,13 +15,13 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from steptool_agents.archer import ArCHerTrainer
-from steptool_agents.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from steptool_agents.algorithms.archer import ArCHerTrainer
+from steptool_agents.algorithms.eto import ETOTrainer
 from steptool_agents.config import TrainConfig
-from steptool_agents.eto import ETOTrainer
-from steptool_agents.metrics import MetricsLogger, plot_curves
-from steptool_agents.models import Policy
-from steptool_agents.prompts import make_format
+from steptool_agents.policy.models import Policy
+from steptool_agents.policy.prompts import make_format
+from steptool_agents.runtime.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from steptool_agents.runtime.metrics import MetricsLogger, plot_curves
 
 __all__ = ["IterativeTrainer", "make_trainer", "run_iterative"]
 

@@ -116,8 +116,8 @@ def _cell(cell: str) -> tuple[str | None, str]:
 def run_method(cfg: Any, run_dir: Path, warm_model: Path | None, cells: Sequence[str], episodes: int,
                console: Any) -> dict[str, Any]:
     """Train (resuming if interrupted) and evaluate one method × seed; writes and returns ``eval.json``'s data."""
-    from steptool_agents.metrics import read_csv
-    from steptool_agents.train import evaluate_policy, load_run_policy, run_training
+    from steptool_agents.runtime.metrics import read_csv
+    from steptool_agents.trainer import evaluate_policy, load_run_policy, run_training
 
     run_dir.mkdir(parents=True, exist_ok=True)
     if warm_model is not None and not (run_dir / "model" / "config.json").exists():
@@ -160,7 +160,7 @@ def secondary_metrics(runs: dict[str, dict[int, dict[str, Any]]], cells: Sequenc
 def aggregate(runs: dict[str, dict[int, dict[str, Any]]], cells: Sequence[str], out: Path, target: float,
               window: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Per method × cell mean ± CI over seeds (plus an ``average`` cell), and steps-to-target per method."""
-    from steptool_agents.metrics import read_csv
+    from steptool_agents.runtime.metrics import read_csv
 
     table, sample_efficiency = [], {}
     for method, by_seed in runs.items():
@@ -184,7 +184,7 @@ def aggregate(runs: dict[str, dict[int, dict[str, Any]]], cells: Sequence[str], 
 
 def _curves(out: Path, methods: Sequence[str], seeds: Sequence[int]) -> dict[str, dict[str, list[float]]]:
     """Per method: mean over seeds, per update, of cumulative env steps, train pass rate and mean step reward."""
-    from steptool_agents.metrics import read_csv
+    from steptool_agents.runtime.metrics import read_csv
 
     curves = {}
     for method in methods:
@@ -299,8 +299,8 @@ def main() -> None:
     import steptool_gym  # noqa: F401 - registers the envs
     from steptool_agents.cli import UPDATES_KEY
     from steptool_agents.config import ALGOS, TrainConfig
-    from steptool_agents.toy import register_toy_env
-    from steptool_agents.train import build_base_model
+    from steptool_agents.trainer import build_base_model
+    from steptool_envs.toy import register_toy_env
 
     register_toy_env()  # lets a smoke preset use the toy env
     preset = Path(args.config) if args.config else Path(__file__).parent / "presets" / f"{args.preset}.toml"

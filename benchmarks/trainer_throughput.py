@@ -96,10 +96,10 @@ def _config(batch: int) -> Any:
 def prepare(workdir: Path, model_name: str, batch: int, seed: int) -> dict[str, Any]:
     """Save the base model (``workdir/model``) and the batch's trajectories (both workers load them)."""
     import steptool_gym  # noqa: F401 - registers the envs
-    from steptool_agents.models import load_base_model
-    from steptool_agents.prompts import make_format
-    from steptool_agents.sft import demo_trajectories, oracle_episodes
-    from steptool_agents.train import build_base_model, env_kwargs
+    from steptool_agents.algorithms.sft import demo_trajectories, oracle_episodes
+    from steptool_agents.policy.models import load_base_model
+    from steptool_agents.policy.prompts import make_format
+    from steptool_agents.trainer import build_base_model, env_kwargs
 
     cfg = _config(batch)
     base = cfg.to_dict()
@@ -118,7 +118,7 @@ def prepare(workdir: Path, model_name: str, batch: int, seed: int) -> dict[str, 
 
 
 def _load(workdir: Path, batch: int) -> tuple[Any, list[Any]]:
-    from steptool_agents.tokenization import Trajectory
+    from steptool_agents.policy.tokenization import Trajectory
 
     trajs = [Trajectory(**d) for d in json.loads((workdir / "batch.json").read_text())]
     return _config(batch), trajs
@@ -126,10 +126,10 @@ def _load(workdir: Path, batch: int) -> tuple[Any, list[Any]]:
 
 def run_steptool(workdir: Path, batch: int, repeats: int, warmup: int) -> dict[str, Any]:
     import steptool_gym  # noqa: F401 - registers the envs
-    from steptool_agents.models import load_policy
-    from steptool_agents.ppo import PPOTrainer
-    from steptool_agents.prompts import make_format
-    from steptool_agents.train import env_factory
+    from steptool_agents.algorithms.steptool_ppo import PPOTrainer
+    from steptool_agents.policy.models import load_policy
+    from steptool_agents.policy.prompts import make_format
+    from steptool_agents.trainer import env_factory
 
     cfg, trajs = _load(workdir, batch)
     policy = load_policy(workdir / "model", cfg.model)
@@ -173,7 +173,7 @@ def run_trl(workdir: Path, batch: int, repeats: int, warmup: int) -> dict[str, A
     from peft import LoraConfig
     from trl import GRPOConfig, GRPOTrainer
 
-    from steptool_agents.models import load_base_model
+    from steptool_agents.policy.models import load_base_model
 
     cfg, trajs = _load(workdir, batch)
     model, tokenizer = load_base_model(workdir / "model")

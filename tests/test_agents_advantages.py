@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from steptool_agents.advantages import (  # noqa: E402
+from steptool_agents.algorithms.returns import (  # noqa: E402
     compat_rewards,
     gae,
     grpo_advantages,

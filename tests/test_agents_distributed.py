@@ -22,17 +22,17 @@ pytest.importorskip("peft")
 import torch.multiprocessing as mp  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
-from steptool_agents import distributed  # noqa: E402
+from steptool_agents.algorithms.sft import demo_trajectories, episode_texts, oracle_episodes  # noqa: E402
+from steptool_agents.algorithms.steptool_ppo import PPOTrainer  # noqa: E402
 from steptool_agents.config import TrainConfig  # noqa: E402
-from steptool_agents.metrics import read_csv  # noqa: E402
-from steptool_agents.models import build_tiny_model, load_policy, save_base_model, train_bpe_tokenizer  # noqa: E402
-from steptool_agents.ppo import PPOTrainer  # noqa: E402
-from steptool_agents.prompts import ReActFormat  # noqa: E402
-from steptool_agents.rollout import Generated, make_vector_env  # noqa: E402
-from steptool_agents.sft import demo_trajectories, episode_texts, oracle_episodes  # noqa: E402
-from steptool_agents.tokenization import Trajectory, encode  # noqa: E402
-from steptool_agents.toy import _gold, register_toy_env  # noqa: E402
-from steptool_agents.train import check_data_parallel  # noqa: E402
+from steptool_agents.policy.models import build_tiny_model, load_policy, save_base_model, train_bpe_tokenizer  # noqa: E402
+from steptool_agents.policy.prompts import ReActFormat  # noqa: E402
+from steptool_agents.policy.tokenization import Trajectory, encode  # noqa: E402
+from steptool_agents.rollout.collect import Generated, make_vector_env  # noqa: E402
+from steptool_agents.runtime import distributed  # noqa: E402
+from steptool_agents.runtime.metrics import read_csv  # noqa: E402
+from steptool_agents.trainer import check_data_parallel  # noqa: E402
+from steptool_envs.toy import _gold, register_toy_env  # noqa: E402
 
 ENV_ID = register_toy_env()
 WORLD = 2

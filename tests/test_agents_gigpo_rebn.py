@@ -15,29 +15,29 @@ pytest.importorskip("peft")
 
 from safetensors.torch import load_file  # noqa: E402
 
-from steptool_agents.advantages import (  # noqa: E402
+from steptool_agents.algorithms.returns import (  # noqa: E402
     broadcast_steps,
     discounted_returns,
     gigpo_advantages,
     gigpo_step_advantages,
     rebn_advantages,
 )
+from steptool_agents.algorithms.sft import episode_texts, oracle_episodes  # noqa: E402
+from steptool_agents.algorithms.steptool_ppo import PPOTrainer  # noqa: E402
 from steptool_agents.cli import train_main  # noqa: E402
 from steptool_agents.config import TrainConfig, load_config  # noqa: E402
-from steptool_agents.metrics import read_csv  # noqa: E402
-from steptool_agents.models import Policy, build_tiny_model, load_policy, train_bpe_tokenizer  # noqa: E402
-from steptool_agents.ppo import PPOTrainer  # noqa: E402
-from steptool_agents.prompts import ReActFormat  # noqa: E402
-from steptool_agents.rollout import Generated, collect_episodes, make_vector_env  # noqa: E402
-from steptool_agents.sft import episode_texts, oracle_episodes  # noqa: E402
-from steptool_agents.tokenization import encode  # noqa: E402
-from steptool_agents.toy import _gold, register_toy_env  # noqa: E402
-from steptool_agents.train import (  # noqa: E402
+from steptool_agents.policy.models import Policy, build_tiny_model, load_policy, train_bpe_tokenizer  # noqa: E402
+from steptool_agents.policy.prompts import ReActFormat  # noqa: E402
+from steptool_agents.policy.tokenization import encode  # noqa: E402
+from steptool_agents.rollout.collect import Generated, collect_episodes, make_vector_env  # noqa: E402
+from steptool_agents.runtime.metrics import read_csv  # noqa: E402
+from steptool_agents.trainer import (  # noqa: E402
     build_base_model,
     env_factory,
     load_run_policy,
     run_training,
 )
+from steptool_envs.toy import _gold, register_toy_env  # noqa: E402
 
 ENV_ID = register_toy_env()
 EPS = 1e-4

@@ -15,8 +15,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from steptool_agents.models import load_policy  # noqa: E402
-from steptool_agents.train import load_run_policy, run_training  # noqa: E402
+from steptool_agents.policy.models import load_policy  # noqa: E402
+from steptool_agents.trainer import load_run_policy, run_training  # noqa: E402
 
 
 @pytest.mark.slow

@@ -11,8 +11,10 @@ pytest.importorskip("peft")
 
 from transformers import PreTrainedModel  # noqa: E402
 
+from steptool_agents.algorithms.sft import episode_texts, oracle_episodes  # noqa: E402
+from steptool_agents.algorithms.steptool_ppo import forward_logprobs  # noqa: E402
 from steptool_agents.config import ModelConfig  # noqa: E402
-from steptool_agents.models import (  # noqa: E402
+from steptool_agents.policy.models import (  # noqa: E402
     Policy,
     build_tiny_model,
     find_smollm2_gguf,
@@ -22,10 +24,8 @@ from steptool_agents.models import (  # noqa: E402
     save_base_model,
     train_bpe_tokenizer,
 )
-from steptool_agents.ppo import forward_logprobs  # noqa: E402
-from steptool_agents.prompts import ChatTemplateFormat  # noqa: E402
-from steptool_agents.sft import episode_texts, oracle_episodes  # noqa: E402
-from steptool_agents.toy import register_toy_env  # noqa: E402
+from steptool_agents.policy.prompts import ChatTemplateFormat  # noqa: E402
+from steptool_envs.toy import register_toy_env  # noqa: E402
 
 CFG = ModelConfig(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, vocab_size=400, lora_r=4)
 
@@ -142,7 +142,7 @@ def test_smollm2_loads_offline_from_wheel(tmp_path) -> None:
 
 
 def test_model_device_resolves_and_validates() -> None:
-    from steptool_agents.models import resolve_device
+    from steptool_agents.policy.models import resolve_device
 
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto", cpu_only=True) == torch.device("cpu")
@@ -158,8 +158,8 @@ def test_model_device_resolves_and_validates() -> None:
 
 
 def test_policy_and_batches_move_to_the_configured_device(tmp_path) -> None:
-    from steptool_agents.models import load_policy
-    from steptool_agents.tokenization import Trajectory, collate
+    from steptool_agents.policy.models import load_policy
+    from steptool_agents.policy.tokenization import Trajectory, collate
 
     cfg = ModelConfig(vocab_size=300, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
                       max_context_tokens=64, max_prompt_tokens=16, lora_r=2, device="cpu")

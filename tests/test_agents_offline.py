@@ -9,10 +9,10 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from steptool_agents.models import train_bpe_tokenizer
-from steptool_agents.offline import OfflineDataError, load_sft_json, load_step_grained_csv, parse_literal_list
-from steptool_agents.prompts import ReActFormat
-from steptool_agents.tokenization import encode
+from steptool_agents.policy.models import train_bpe_tokenizer
+from steptool_agents.policy.prompts import ReActFormat
+from steptool_agents.policy.tokenization import encode
+from steptool_agents.rollout.offline import OfflineDataError, load_sft_json, load_step_grained_csv, parse_literal_list
 from steptool_gym.errors import DataError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "steptool" / "train_examples"
@@ -173,7 +173,7 @@ def test_sft_json_tool_turns_are_observations(tmp_path: Path, tok) -> None:
 def test_train_cli_reports_bad_offline_data_in_one_line(tmp_path: Path, capsys) -> None:
     pytest.importorskip("peft")
     from steptool_agents.cli import train_main
-    from steptool_agents.toy import register_toy_env
+    from steptool_envs.toy import register_toy_env
 
     bad = tmp_path / "steps.csv"
     bad.write_text(_HEADER + _GOOD_ROW + "['a']\t['b']\t['x']\n")

@@ -23,11 +23,11 @@ pytest.importorskip("peft")
 from rich.console import Console  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
-from steptool_agents.checkpoint import latest_checkpoint  # noqa: E402
 from steptool_agents.config import TrainConfig  # noqa: E402
-from steptool_agents.metrics import read_csv  # noqa: E402
-from steptool_agents.toy import register_toy_env  # noqa: E402
-from steptool_agents.train import run_training  # noqa: E402
+from steptool_agents.runtime.checkpoint import latest_checkpoint  # noqa: E402
+from steptool_agents.runtime.metrics import read_csv  # noqa: E402
+from steptool_agents.trainer import run_training  # noqa: E402
+from steptool_envs.toy import register_toy_env  # noqa: E402
 
 ENV_ID = register_toy_env()
 UPDATES = 6
@@ -46,7 +46,8 @@ CONFIG = {
 # Runs the real CLI with a SIGKILL injected at a fixed point of writing checkpoint 2.
 KILL_AT = """
 import os, signal, sys
-from steptool_agents import checkpoint, cli
+from steptool_agents import cli
+from steptool_agents.runtime import checkpoint
 
 point, argv = sys.argv[1], sys.argv[2:]
 save_dir, write_text = checkpoint.save_dir_atomic, checkpoint.write_text_atomic

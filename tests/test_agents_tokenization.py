@@ -7,16 +7,16 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from steptool_agents.models import train_bpe_tokenizer  # noqa: E402
-from steptool_agents.prompts import (  # noqa: E402
+from steptool_agents.policy.models import train_bpe_tokenizer  # noqa: E402
+from steptool_agents.policy.prompts import (  # noqa: E402
     ChatTemplateFormat,
     CompactReActFormat,
     ReActFormat,
     after_action_text,
     make_format,
 )
-from steptool_agents.rollout import StopCondition, json_object_closed  # noqa: E402
-from steptool_agents.tokenization import Trajectory, bos_prefix, collate, encode, prompt_ids  # noqa: E402
+from steptool_agents.policy.tokenization import Trajectory, bos_prefix, collate, encode, prompt_ids  # noqa: E402
+from steptool_agents.rollout.collect import StopCondition, json_object_closed  # noqa: E402
 
 CORPUS = ["System: you can call tools\nUser: weather in Paris?\nBegin!\nAssistant:\n"
           'Thought: look up\nAction: city_search_for_geo\nAction Input: {"name": "Paris"}</s>\nFunction: '

@@ -15,9 +15,9 @@ from safetensors.torch import load_file  # noqa: E402
 
 from steptool_agents.cli import eval_main, train_main  # noqa: E402
 from steptool_agents.config import TrainConfig  # noqa: E402
-from steptool_agents.metrics import read_csv  # noqa: E402
-from steptool_agents.toy import register_toy_env  # noqa: E402
-from steptool_agents.train import run_training  # noqa: E402
+from steptool_agents.runtime.metrics import read_csv  # noqa: E402
+from steptool_agents.trainer import run_training  # noqa: E402
+from steptool_envs.toy import register_toy_env  # noqa: E402
 
 ENV_ID = register_toy_env()
 TIMING_KEYS = {"rollout_s", "score_s", "train_s", "train_tokens_per_s"}

@@ -11,7 +11,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from steptool_agents.toy import ToySuite
+from steptool_envs.toy import ToySuite
 from steptool_gym import ToolUseEnv
 
 TWO_CITY_ENV_ID = "AgentsToyTwoCity-v0"

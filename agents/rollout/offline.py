@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from steptool_agents.prompts import PromptFormat, after_action_text
-from steptool_agents.tokenization import Trajectory, encode, prompt_ids
+from steptool_agents.policy.prompts import PromptFormat, after_action_text
+from steptool_agents.policy.tokenization import Trajectory, encode, prompt_ids
 from steptool_gym.errors import DataError, read_text
 
 __all__ = ["OfflineDataError", "load_sft_json", "load_step_grained_csv", "parse_literal_list"]

@@ -16,9 +16,9 @@ import gymnasium as gym
 import torch
 import torch.nn.functional as F
 
-from steptool_agents.models import decoder_hidden, model_device
-from steptool_agents.prompts import CompactReActFormat, PromptFormat, ReActFormat, after_action_text
-from steptool_agents.tokenization import Trajectory, collate, encode, prompt_ids
+from steptool_agents.policy.models import decoder_hidden, model_device
+from steptool_agents.policy.prompts import CompactReActFormat, PromptFormat, ReActFormat, after_action_text
+from steptool_agents.policy.tokenization import Trajectory, collate, encode, prompt_ids
 
 __all__ = ["OracleEpisode", "demo_trajectories", "episode_texts", "oracle_episodes", "sft_train",
            "task_oracle_episodes"]

@@ -24,8 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from steptool_agents import distributed
-from steptool_agents.advantages import (
+from steptool_agents.algorithms.returns import (
     broadcast_steps,
     gigpo_advantages,
     grpo_advantages,
@@ -35,10 +34,11 @@ from steptool_agents.advantages import (
     trajectory_advantages,
 )
 from steptool_agents.config import TrainConfig
-from steptool_agents.models import Policy
-from steptool_agents.prompts import PromptFormat
-from steptool_agents.rollout import Generator, HFGenerator, collect_episodes
-from steptool_agents.tokenization import Collated, Trajectory, collate
+from steptool_agents.policy.models import Policy
+from steptool_agents.policy.prompts import PromptFormat
+from steptool_agents.policy.tokenization import Collated, Trajectory, collate
+from steptool_agents.rollout.collect import Generator, HFGenerator, collect_episodes
+from steptool_agents.runtime import distributed
 
 __all__ = ["CRITIC_FREE_ALGOS", "AdaptiveKL", "PPOTrainer", "RolloutBatch", "episode_stats", "forward_logprobs"]
 

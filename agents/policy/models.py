@@ -25,8 +25,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerFast
 
-from steptool_agents.atomic import save_dir_atomic
 from steptool_agents.config import ModelConfig
+from steptool_agents.runtime.atomic import save_dir_atomic
 
 __all__ = [
     "Policy",

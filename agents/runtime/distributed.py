@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import torch
 import torch.distributed as dist
 
-from steptool_agents import advantages
+from steptool_agents.algorithms import returns as advantages
 
 __all__ = [
     "all_reduce_gradients",

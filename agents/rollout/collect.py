@@ -23,9 +23,9 @@ import torch
 from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
 from steptool_agents.config import RolloutConfig
-from steptool_agents.models import model_device
-from steptool_agents.prompts import PromptFormat, after_action_text
-from steptool_agents.tokenization import Trajectory, encode, prompt_ids
+from steptool_agents.policy.models import model_device
+from steptool_agents.policy.prompts import PromptFormat, after_action_text
+from steptool_agents.policy.tokenization import Trajectory, encode, prompt_ids
 
 __all__ = [
     "Generated",

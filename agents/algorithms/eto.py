@@ -29,13 +29,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from steptool_agents.algorithms.sft import demo_trajectories, task_oracle_episodes
+from steptool_agents.algorithms.steptool_ppo import episode_stats, forward_logprobs
 from steptool_agents.config import TrainConfig
-from steptool_agents.models import Policy
-from steptool_agents.ppo import episode_stats, forward_logprobs
-from steptool_agents.prompts import PromptFormat
-from steptool_agents.rollout import HFGenerator, collect_episodes
-from steptool_agents.sft import demo_trajectories, task_oracle_episodes
-from steptool_agents.tokenization import Trajectory, collate
+from steptool_agents.policy.models import Policy
+from steptool_agents.policy.prompts import PromptFormat
+from steptool_agents.policy.tokenization import Trajectory, collate
+from steptool_agents.rollout.collect import HFGenerator, collect_episodes
 
 __all__ = ["ETOTrainer", "Pair", "action_logprob_sums", "build_pairs", "dpo_loss"]
 

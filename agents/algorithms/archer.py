@@ -41,13 +41,13 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
-from steptool_agents.advantages import masked_mean, step_positions
+from steptool_agents.algorithms.returns import masked_mean, step_positions
+from steptool_agents.algorithms.steptool_ppo import episode_stats, forward_logprobs, kl_estimate
 from steptool_agents.config import TrainConfig
-from steptool_agents.models import Policy
-from steptool_agents.ppo import episode_stats, forward_logprobs, kl_estimate
-from steptool_agents.prompts import PromptFormat
-from steptool_agents.rollout import HFGenerator, collect_episodes
-from steptool_agents.tokenization import Collated, Trajectory, collate
+from steptool_agents.policy.models import Policy
+from steptool_agents.policy.prompts import PromptFormat
+from steptool_agents.policy.tokenization import Collated, Trajectory, collate
+from steptool_agents.rollout.collect import HFGenerator, collect_episodes
 
 __all__ = [
     "ArCHerTrainer",

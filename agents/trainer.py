@@ -28,13 +28,11 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from steptool_agents import distributed
-from steptool_agents.atomic import save_dir_atomic, write_text_atomic
-from steptool_agents.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from steptool_agents.algorithms.sft import demo_trajectories, episode_texts, oracle_episodes, sft_train
+from steptool_agents.algorithms.steptool_ppo import PPOTrainer, episode_stats
 from steptool_agents.config import TrainConfig
 from steptool_agents.iterative import run_iterative
-from steptool_agents.metrics import MetricsLogger, plot_curves
-from steptool_agents.models import (
+from steptool_agents.policy.models import (
     Policy,
     build_tiny_model,
     load_base_model,
@@ -44,11 +42,13 @@ from steptool_agents.models import (
     save_base_model,
     train_bpe_tokenizer,
 )
-from steptool_agents.offline import load_sft_json, load_step_grained_csv
-from steptool_agents.ppo import PPOTrainer, episode_stats
-from steptool_agents.prompts import make_format
-from steptool_agents.rollout import HFGenerator, collect_episodes, make_vector_env
-from steptool_agents.sft import demo_trajectories, episode_texts, oracle_episodes, sft_train
+from steptool_agents.policy.prompts import make_format
+from steptool_agents.rollout.collect import HFGenerator, collect_episodes, make_vector_env
+from steptool_agents.rollout.offline import load_sft_json, load_step_grained_csv
+from steptool_agents.runtime import distributed
+from steptool_agents.runtime.atomic import save_dir_atomic, write_text_atomic
+from steptool_agents.runtime.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from steptool_agents.runtime.metrics import MetricsLogger, plot_curves
 
 __all__ = [
     "CPU_ONLY_ALGOS",

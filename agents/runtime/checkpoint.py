@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from steptool_agents.atomic import remove_stale_temps, save_dir_atomic, write_text_atomic
-from steptool_agents.models import Policy
+from steptool_agents.policy.models import Policy
+from steptool_agents.runtime.atomic import remove_stale_temps, save_dir_atomic, write_text_atomic
 
 __all__ = ["latest_checkpoint", "load_checkpoint", "save_checkpoint"]
 

@@ -1,0 +1,1 @@
+"""Training algorithms, one file each; `registry` lists them and `trainer` runs them."""

@@ -1,0 +1,1 @@
+"""Run plumbing: data-parallel processes, resumable checkpoints, atomic writes, metric logs."""
