@@ -13,12 +13,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from steptool_agents.config import ALGOS, TrainConfig, load_config
+from steptool_agents import registry
+from steptool_agents.config import TrainConfig, load_config
 from steptool_gym.errors import DataError
 
 __all__ = ["eval_main", "main", "train_main"]
-
-UPDATES_KEY = {"eto": ("eto", "rounds"), "archer": ("archer", "updates")}  # what --updates sets (else ppo.updates)
 
 
 def _register_envs() -> None:
@@ -35,7 +34,9 @@ def _base_config(path: str | None) -> TrainConfig:
 def train_main(argv: list[str]) -> int:
     """``steptool train --algo ALGO --env ENV_ID --model {tiny,smollm2,PATH} --out DIR [--config FILE] [--resume]``."""
     parser = argparse.ArgumentParser(prog="steptool train", description="Train an LLM tool-use agent.")
-    parser.add_argument("--algo", choices=ALGOS, default=None, help="overrides the config's algo")
+    parser.add_argument("--algo", choices=registry.algorithm_names(), default=None,
+                        help="overrides the config's algo: " + "; ".join(
+                            f"{s.name}: {s.summary}" for s in registry.ALGORITHMS.values()))
     parser.add_argument("--env", default=None, help="Gymnasium env id (overrides the config)")
     parser.add_argument("--model", default=None, help="tiny, smollm2 or a local HF model directory")
     parser.add_argument("--out", required=True, help="run directory")
@@ -43,7 +44,7 @@ def train_main(argv: list[str]) -> int:
     parser.add_argument("--resume", action="store_true", help="continue from OUT's latest checkpoint")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--updates", type=int, default=None,
-                        help="number of PPO/GRPO updates, ETO rounds or ArCHer iterations")
+                        help="number of training rounds (PPO/GRPO updates, ETO rounds, ArCHer iterations, RFT rounds)")
     parser.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
     args = parser.parse_args(argv)
     _register_envs()
@@ -63,7 +64,7 @@ def train_main(argv: list[str]) -> int:
         if args.seed is not None:
             data["seed"] = args.seed
         if args.updates is not None:
-            section, key = UPDATES_KEY.get(data["algo"], ("ppo", "updates"))
+            section, key = registry.get(data["algo"]).rounds
             data[section][key] = args.updates
         cfg = TrainConfig.from_dict(data)
         distributed.init_from_env()  # under torchrun / accelerate launch: join the group before any work
@@ -73,7 +74,7 @@ def train_main(argv: list[str]) -> int:
         distributed.shutdown()
         return 2
     main_rank = distributed.is_main()
-    if main_rank and args.resume and latest_checkpoint(Path(args.out)) is None and cfg.algo not in ("sft", "rft"):
+    if main_rank and args.resume and latest_checkpoint(Path(args.out)) is None and registry.get(cfg.algo).resumable:
         print(f"steptool train: --resume given but {args.out} has no checkpoint; starting fresh", file=sys.stderr)
     try:
         summary = run_training(cfg, args.out, resume=args.resume, console=Console(stderr=True, quiet=not main_rank),
@@ -111,7 +112,7 @@ def eval_main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     args = parser.parse_args(argv)
     _register_envs()
-    from steptool_agents.trainer import evaluate_policy, load_run_policy
+    from steptool_agents.evaluate import evaluate_policy, load_run_policy
 
     run_cfg = Path(args.model) / "config.json"
     try:

@@ -22,6 +22,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from steptool_agents import registry
 from steptool_gym.errors import DataError, read_text
 
 __all__ = [
@@ -40,7 +41,7 @@ __all__ = [
     "load_config",
 ]
 
-ALGOS = ("steptool", "ppo", "sft", "rft", "grpo", "eto", "archer", "gigpo", "reinforce-rebn")
+ALGOS = registry.algorithm_names()  # the built-in algorithms (see `registry`)
 ADVANTAGE_MODES = ("steptool", "final", "no_step_reward", "no_step_opt", "compat")
 PROMPT_FORMATS = ("react", "react_compact", "chat")
 
@@ -281,7 +282,9 @@ class TrainConfig:
     gigpo: GiGPOConfig = field(default_factory=GiGPOConfig)
 
     def __post_init__(self) -> None:
-        _check(self.algo in ALGOS, f"algo must be one of {ALGOS}; got {self.algo!r}")
+        _check(self.algo in registry.ALGORITHMS,
+               f"algo must be one of {registry.algorithm_names()}; got {self.algo!r}")
+        spec = registry.get(self.algo)
         _check(self.eval_episodes >= 1, "eval_episodes must be >= 1")
         _check(self.max_steps >= 1, "max_steps must be >= 1")
         _check(self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
@@ -290,12 +293,13 @@ class TrainConfig:
                "env_kwargs must be a table of gym.make keyword arguments")
         clash = sorted({"split", "group", "max_steps"} & set(self.env_kwargs))
         _check(not clash, f"env_kwargs must not set {clash}: use the top-level keys")
-        _check(self.offline_csv is None or self.algo in ("steptool", "ppo"),
-               "offline_csv works with algo 'steptool' or 'ppo'")
-        if self.algo in ("grpo", "gigpo"):
-            group_size = getattr(self, self.algo).group_size
+        offline = [s.name for s in registry.ALGORITHMS.values() if s.offline_data]
+        _check(self.offline_csv is None or spec.offline_data,
+               f"offline_csv works with algo {' or '.join(repr(n) for n in offline)}")
+        if spec.group_section is not None:
+            group_size = getattr(self, spec.group_section).group_size
             _check(self.rollout.episodes_per_update % group_size == 0,
-                   f"rollout.episodes_per_update must be a multiple of {self.algo}.group_size")
+                   f"rollout.episodes_per_update must be a multiple of {spec.group_section}.group_size")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

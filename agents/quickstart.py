@@ -89,9 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     import steptool_gym  # noqa: F401 - registers the envs
+    from steptool_agents.evaluate import evaluate_policy
     from steptool_agents.policy.models import load_policy
     from steptool_agents.runtime.metrics import read_csv
-    from steptool_agents.trainer import build_base_model, evaluate_policy, run_training, seed_everything
+    from steptool_agents.trainer import run_training, seed_everything
+    from steptool_agents.warmstart import build_base_model
 
     cfg = load_config(args.config) if args.config else quickstart_config()
     if args.env:

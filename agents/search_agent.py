@@ -23,7 +23,7 @@ from steptool_agents.policy.models import Policy
 from steptool_agents.policy.prompts import PromptFormat, after_action_text, make_format
 from steptool_agents.policy.tokenization import encode, prompt_ids
 from steptool_agents.rollout.collect import HFGenerator, StopCondition
-from steptool_agents.trainer import env_kwargs
+from steptool_agents.rollout.envs import env_kwargs
 from steptool_gym.env import ToolUseEnv
 from steptool_gym.records import metrics
 from steptool_gym.search import SearchResult, run_search

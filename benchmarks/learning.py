@@ -116,8 +116,9 @@ def _cell(cell: str) -> tuple[str | None, str]:
 def run_method(cfg: Any, run_dir: Path, warm_model: Path | None, cells: Sequence[str], episodes: int,
                console: Any) -> dict[str, Any]:
     """Train (resuming if interrupted) and evaluate one method × seed; writes and returns ``eval.json``'s data."""
+    from steptool_agents.evaluate import evaluate_policy, load_run_policy
     from steptool_agents.runtime.metrics import read_csv
-    from steptool_agents.trainer import evaluate_policy, load_run_policy, run_training
+    from steptool_agents.trainer import run_training
 
     run_dir.mkdir(parents=True, exist_ok=True)
     if warm_model is not None and not (run_dir / "model" / "config.json").exists():
@@ -297,9 +298,9 @@ def main() -> None:
     from rich.console import Console
 
     import steptool_gym  # noqa: F401 - registers the envs
-    from steptool_agents.cli import UPDATES_KEY
+    from steptool_agents import registry
     from steptool_agents.config import ALGOS, TrainConfig
-    from steptool_agents.trainer import build_base_model
+    from steptool_agents.warmstart import build_base_model
     from steptool_envs.toy import register_toy_env
 
     register_toy_env()  # lets a smoke preset use the toy env
@@ -334,7 +335,7 @@ def main() -> None:
         seed_base = merge(base, {"seed": seed})
         overrides = METHODS[method]
         if args.updates is not None:
-            section, key = UPDATES_KEY.get(overrides.get("algo", ""), ("ppo", "updates"))
+            section, key = registry.get(overrides.get("algo", base.get("algo", "steptool"))).rounds
             overrides = merge(overrides, {section: {**overrides.get(section, {}), key: args.updates}})
         cfg = TrainConfig.from_dict(merge(seed_base, overrides))
         warm_cfg = TrainConfig.from_dict(seed_base)

@@ -10,7 +10,7 @@ Needs the ``bench`` extra (``pip install 'steptool-gym[bench]'``: TRL). Method:
   preset's context (configs/quickstart.toml), and one base model (the tiny Llama of the preset, SmolLM2 or a
   local HF directory) with the preset's LoRA adapter on both sides. Both sides run fp32 on the CPU with the
   same torch thread count, each in a fresh process so that peak memory is its own.
-* StepTool: `PPOTrainer.train` on the scored batch (``compute_returns_and_advantage`` runs once, untimed),
+* StepTool: `StepToolPPO.train` on the scored batch (``compute_advantages`` runs once, untimed),
   one epoch, the whole batch as one minibatch: forward of policy + value head, clipped surrogate + value
   loss, backward, clip, AdamW step.
 * TRL: GRPO's generation is not comparable (ours generates in the rollout, outside `train`), so only its
@@ -96,10 +96,11 @@ def _config(batch: int) -> Any:
 def prepare(workdir: Path, model_name: str, batch: int, seed: int) -> dict[str, Any]:
     """Save the base model (``workdir/model``) and the batch's trajectories (both workers load them)."""
     import steptool_gym  # noqa: F401 - registers the envs
-    from steptool_agents.algorithms.sft import demo_trajectories, oracle_episodes
     from steptool_agents.policy.models import load_base_model
     from steptool_agents.policy.prompts import make_format
-    from steptool_agents.trainer import build_base_model, env_kwargs
+    from steptool_agents.rollout.envs import env_kwargs
+    from steptool_agents.rollout.oracle import demo_trajectories, oracle_episodes
+    from steptool_agents.warmstart import build_base_model
 
     cfg = _config(batch)
     base = cfg.to_dict()
@@ -126,19 +127,19 @@ def _load(workdir: Path, batch: int) -> tuple[Any, list[Any]]:
 
 def run_steptool(workdir: Path, batch: int, repeats: int, warmup: int) -> dict[str, Any]:
     import steptool_gym  # noqa: F401 - registers the envs
-    from steptool_agents.algorithms.steptool_ppo import PPOTrainer
+    from steptool_agents.algorithms.base import build_algorithm
     from steptool_agents.policy.models import load_policy
     from steptool_agents.policy.prompts import make_format
-    from steptool_agents.trainer import env_factory
+    from steptool_agents.rollout.envs import env_factory
 
     cfg, trajs = _load(workdir, batch)
     policy = load_policy(workdir / "model", cfg.model)
-    trainer = PPOTrainer(cfg, policy, make_format(cfg.model.prompt_format, policy.tokenizer),
-                         env_factory(cfg, "train"))
-    scored, _ = trainer.compute_returns_and_advantage(trajs)
+    trainer = build_algorithm(cfg, policy, env_factory(cfg, "train"),
+                              fmt=make_format(cfg.model.prompt_format, policy.tokenizer))
+    scored, _ = trainer.compute_advantages(trajs)
     result = _timed(lambda: trainer.train(scored), repeats, warmup)
     trainer.envs.close()
-    return {"trainer": "StepTool PPOTrainer.train (1 epoch, 1 minibatch)",
+    return {"trainer": "StepTool StepToolPPO.train (1 epoch, 1 minibatch)",
             "tokens": int(scored.attention_mask.sum()), "padded_shape": list(scored.input_ids.shape), **result}
 
 
@@ -272,7 +273,7 @@ def main() -> None:
     report = {"machine": machine_info(args.note), "versions": package_versions(), "threads": args.threads,
               "setup": setup, "results": rows, "ratio_tokens_per_s": ours["tokens_per_s"] / trl_row["tokens_per_s"],
               "trl_ppo": _trl_ppo_status(),
-              "method": "StepTool PPOTrainer.train vs TRL GRPOTrainer compute_loss+backward+step on the same "
+              "method": "StepTool StepToolPPO.train vs TRL GRPOTrainer compute_loss+backward+step on the same "
                         "trajectories, model and LoRA; generation excluded on both sides (see the script docstring)",
               "differences": ["StepTool adds a value head and value loss",
                               "StepTool runs the LM head only at action positions; TRL at every completion position"]}

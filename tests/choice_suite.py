@@ -99,7 +99,7 @@ def sampled_eval(policy: Any, cfg: Any, split: str = "train") -> dict[str, Any]:
     """Pass rate and return of 64 sampled episodes with a fixed sampling seed (before/after comparisons)."""
     import torch
 
-    from steptool_agents.trainer import evaluate_policy
+    from steptool_agents.evaluate import evaluate_policy
 
     torch.manual_seed(123)
     return evaluate_policy(policy, cfg, split, 64, seed=999, greedy=False)

@@ -13,7 +13,7 @@ pytest.importorskip("peft")
 from safetensors.torch import load_file  # noqa: E402
 
 from steptool_agents.algorithms.archer import (  # noqa: E402
-    ArCHerTrainer,
+    ArCHer,
     ReplayBuffer,
     Transitions,
     UtteranceCritic,
@@ -23,14 +23,14 @@ from steptool_agents.algorithms.archer import (  # noqa: E402
     token_advantages,
     utterance_advantages,
 )
-from steptool_agents.algorithms.sft import episode_texts, oracle_episodes  # noqa: E402
-from steptool_agents.algorithms.steptool_ppo import forward_logprobs  # noqa: E402
+from steptool_agents.algorithms.base import forward_logprobs  # noqa: E402
 from steptool_agents.cli import train_main  # noqa: E402
 from steptool_agents.config import TrainConfig  # noqa: E402
 from steptool_agents.policy.models import build_tiny_model, load_policy, save_base_model, train_bpe_tokenizer  # noqa: E402
 from steptool_agents.policy.prompts import make_format  # noqa: E402
 from steptool_agents.policy.tokenization import Trajectory  # noqa: E402
 from steptool_agents.rollout.collect import make_vector_env  # noqa: E402
+from steptool_agents.rollout.oracle import episode_texts, oracle_episodes  # noqa: E402
 from steptool_agents.runtime.metrics import read_csv  # noqa: E402
 from steptool_envs.toy import register_toy_env  # noqa: E402
 
@@ -130,7 +130,7 @@ def trainer(tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny") / "model"
     save_base_model(build_tiny_model(cfg.model, tok, seed=0), tok, path, {"source": "tiny"})
     policy = load_policy(path, cfg.model)
-    t = ArCHerTrainer(cfg, policy, make_format("react", tok), lambda n: make_vector_env(ENV_ID, n, max_steps=3))
+    t = ArCHer(cfg, policy, lambda n: make_vector_env(ENV_ID, n, max_steps=3), fmt=make_format("react", tok))
     yield t
     t.close()
 
@@ -216,7 +216,8 @@ def test_archer_learns_the_rewarded_tool_that_sft_cannot_tell_apart(tmp_path: Pa
     # rate ~0.4, return ~1.1 of 2.0); the critic must tell the two utterances apart and the actor follow it.
     from choice_suite import choice_config, sampled_eval
 
-    from steptool_agents.trainer import load_run_policy, run_training
+    from steptool_agents.evaluate import load_run_policy
+    from steptool_agents.trainer import run_training
 
     cfg = choice_config("archer", archer={"updates": 30, "critic_updates": 50, "actor_lr": 2e-4, "actor_epochs": 3,
                                           "warmup_updates": 2, "minibatch_size": 8})

@@ -125,7 +125,7 @@ def test_cli_prints_one_line_without_traceback(tmp_path: Path, capsys) -> None:
 
 
 def test_env_kwargs_reach_gym_make_and_cannot_shadow_top_level_keys() -> None:
-    from steptool_agents.trainer import env_kwargs
+    from steptool_agents.rollout.envs import env_kwargs
 
     cfg = TrainConfig(env_kwargs={"alpha": 0.2, "reward_mode": "final"}, group="G1", max_steps=4)
     assert env_kwargs(cfg, "test_tool") == {"reward_mode": "final", "alpha": 0.2, "split": "test_tool",

@@ -22,13 +22,13 @@ pytest.importorskip("peft")
 import torch.multiprocessing as mp  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
-from steptool_agents.algorithms.sft import demo_trajectories, episode_texts, oracle_episodes  # noqa: E402
-from steptool_agents.algorithms.steptool_ppo import PPOTrainer  # noqa: E402
+from steptool_agents.algorithms.base import build_algorithm  # noqa: E402
 from steptool_agents.config import TrainConfig  # noqa: E402
 from steptool_agents.policy.models import build_tiny_model, load_policy, save_base_model, train_bpe_tokenizer  # noqa: E402
 from steptool_agents.policy.prompts import ReActFormat  # noqa: E402
 from steptool_agents.policy.tokenization import Trajectory, encode  # noqa: E402
 from steptool_agents.rollout.collect import Generated, make_vector_env  # noqa: E402
+from steptool_agents.rollout.oracle import demo_trajectories, episode_texts, oracle_episodes  # noqa: E402
 from steptool_agents.runtime import distributed  # noqa: E402
 from steptool_agents.runtime.metrics import read_csv  # noqa: E402
 from steptool_agents.trainer import check_data_parallel  # noqa: E402
@@ -87,11 +87,11 @@ def _update(base_dir: Path, algo: str, trajs: list[Trajectory]) -> tuple[dict[st
     with torch.no_grad():
         for p in policy.trainable_parameters():
             p.add_(0.05 * torch.randn(p.shape, generator=gen))
-    trainer = PPOTrainer(cfg, policy, ReActFormat(policy.tokenizer.eos_token),
-                         lambda n: make_vector_env(ENV_ID, n, split="train", max_steps=4))
+    trainer = build_algorithm(cfg, policy, lambda n: make_vector_env(ENV_ID, n, split="train", max_steps=4),
+                              fmt=ReActFormat(policy.tokenizer.eos_token))
     before = [p.detach().clone() for p in policy.trainable_parameters()]
     try:
-        batch, _ = trainer.compute_returns_and_advantage(trajs)
+        batch, _ = trainer.compute_advantages(trajs)
         train_stats = trainer.train(batch)
     finally:
         trainer.envs.close()
@@ -104,9 +104,9 @@ def _update(base_dir: Path, algo: str, trajs: list[Trajectory]) -> tuple[dict[st
 def _task_ids(base_dir: Path) -> list[str]:
     """Task ids of one update's rollouts (scripted generator) on this rank."""
     policy = load_policy(base_dir, _cfg("steptool").model)
-    trainer = PPOTrainer(_cfg("steptool"), policy, ReActFormat(policy.tokenizer.eos_token),
-                         lambda n: make_vector_env(ENV_ID, n, split="train", max_steps=4),
-                         generator=_GoldScript(policy.tokenizer))
+    trainer = build_algorithm(_cfg("steptool"), policy,
+                              lambda n: make_vector_env(ENV_ID, n, split="train", max_steps=4),
+                              fmt=ReActFormat(policy.tokenizer.eos_token), generator=_GoldScript(policy.tokenizer))
     try:
         return [t.task_id for t in trainer.collect_rollouts()]
     finally:

@@ -14,11 +14,11 @@ pytest.importorskip("peft")
 from safetensors.torch import load_file  # noqa: E402
 
 from steptool_agents.algorithms.eto import action_logprob_sums, build_pairs, dpo_loss  # noqa: E402
-from steptool_agents.algorithms.sft import episode_texts, oracle_episodes  # noqa: E402
 from steptool_agents.cli import train_main  # noqa: E402
 from steptool_agents.config import ModelConfig, TrainConfig  # noqa: E402
 from steptool_agents.policy.models import build_tiny_model, load_policy, save_base_model, train_bpe_tokenizer  # noqa: E402
 from steptool_agents.policy.tokenization import Trajectory  # noqa: E402
+from steptool_agents.rollout.oracle import episode_texts, oracle_episodes  # noqa: E402
 from steptool_agents.runtime.metrics import read_csv  # noqa: E402
 from steptool_envs.toy import register_toy_env  # noqa: E402
 
@@ -128,7 +128,8 @@ def test_eto_fixes_the_task_its_sft_warm_start_fails(tmp_path: Path) -> None:
     # greedy exploration + DPO against the failed task's expert demo must solve both.
     from two_city_suite import register_two_city_env
 
-    from steptool_agents.trainer import evaluate_policy, load_run_policy, run_training
+    from steptool_agents.evaluate import evaluate_policy, load_run_policy
+    from steptool_agents.trainer import run_training
 
     cfg = TrainConfig.from_dict({
         "algo": "eto", "env_id": register_two_city_env(), "eval_split": "train", "max_steps": 4, "seed": 0,

@@ -15,6 +15,7 @@ pytest.importorskip("peft")
 
 from safetensors.torch import load_file  # noqa: E402
 
+from steptool_agents.algorithms.base import OnPolicyAlgorithm, build_algorithm  # noqa: E402
 from steptool_agents.algorithms.returns import (  # noqa: E402
     broadcast_steps,
     discounted_returns,
@@ -22,21 +23,18 @@ from steptool_agents.algorithms.returns import (  # noqa: E402
     gigpo_step_advantages,
     rebn_advantages,
 )
-from steptool_agents.algorithms.sft import episode_texts, oracle_episodes  # noqa: E402
-from steptool_agents.algorithms.steptool_ppo import PPOTrainer  # noqa: E402
 from steptool_agents.cli import train_main  # noqa: E402
 from steptool_agents.config import TrainConfig, load_config  # noqa: E402
+from steptool_agents.evaluate import load_run_policy  # noqa: E402
 from steptool_agents.policy.models import Policy, build_tiny_model, load_policy, train_bpe_tokenizer  # noqa: E402
 from steptool_agents.policy.prompts import ReActFormat  # noqa: E402
 from steptool_agents.policy.tokenization import encode  # noqa: E402
 from steptool_agents.rollout.collect import Generated, collect_episodes, make_vector_env  # noqa: E402
+from steptool_agents.rollout.envs import env_factory  # noqa: E402
+from steptool_agents.rollout.oracle import episode_texts, oracle_episodes  # noqa: E402
 from steptool_agents.runtime.metrics import read_csv  # noqa: E402
-from steptool_agents.trainer import (  # noqa: E402
-    build_base_model,
-    env_factory,
-    load_run_policy,
-    run_training,
-)
+from steptool_agents.trainer import run_training  # noqa: E402
+from steptool_agents.warmstart import build_base_model  # noqa: E402
 from steptool_envs.toy import _gold, register_toy_env  # noqa: E402
 
 ENV_ID = register_toy_env()
@@ -151,15 +149,15 @@ def test_rollouts_record_the_state_key_before_each_action(tok) -> None:
         assert t.state_keys == [f"{t.task_id}:{k}" for k in (0, 0, 1, 2)]
 
 
-def _trainer(tok, algo: str, detour_rows: set[int]) -> PPOTrainer:
+def _trainer(tok, algo: str, detour_rows: set[int]) -> OnPolicyAlgorithm:
     cfg = TrainConfig.from_dict({**_config(algo, 1), "max_steps": 6,
                                  "rollout": {"num_envs": 2, "episodes_per_update": 2, "max_new_tokens": 64},
                                  "gigpo": {"group_size": 2, "gamma": 0.5, "scale_by_std": False},
                                  "model": {**_config(algo, 1)["model"], "max_context_tokens": 2048,
                                            "max_prompt_tokens": 0}})
     policy = Policy(build_tiny_model(cfg.model, tok), tok, cfg.model)
-    return PPOTrainer(cfg, policy, ReActFormat(tok.eos_token), env_factory(cfg, "train"),
-                      generator=DetourScript(tok, detour_rows))
+    return build_algorithm(cfg, policy, env_factory(cfg, "train"), fmt=ReActFormat(tok.eos_token),
+                           generator=DetourScript(tok, detour_rows))
 
 
 def _step_advantages(batch, row: int) -> list[float]:
@@ -187,7 +185,7 @@ def test_trainer_gives_gigpo_and_rebn_advantages_to_every_token_of_a_step(tok) -
     trajs = trainer.collect_rollouts()
     by_steps = sorted(range(2), key=lambda i: trajs[i].num_steps)
     assert [trajs[i].rewards for i in by_steps] == [[1.0, 1.0, 1.0], [0.0, 1.0, 1.0, 1.0]]
-    batch, _ = trainer.compute_returns_and_advantage(trajs)
+    batch, _ = trainer.compute_advantages(trajs)
     mean_k0 = (1.75 + 0.875 + 1.75) / 3
     assert _step_advantages(batch, by_steps[0]) == pytest.approx([1.75 - mean_k0, 0.0, 0.0], abs=1e-5)
     assert _step_advantages(batch, by_steps[1]) == pytest.approx([0.875 - mean_k0, 1.75 - mean_k0, 0.0, 0.0],
@@ -196,7 +194,7 @@ def test_trainer_gives_gigpo_and_rebn_advantages_to_every_token_of_a_step(tok) -
 
     trainer = _trainer(tok, "reinforce-rebn", detour_rows={1})
     trajs = trainer.collect_rollouts()
-    batch, _ = trainer.compute_returns_and_advantage(trajs)
+    batch, _ = trainer.compute_advantages(trajs)
     returns = {3: discounted_returns([1.0] * 3, 0.9), 4: discounted_returns([0.0, 1.0, 1.0, 1.0], 0.9)}
     g = torch.tensor(returns[3] + returns[4], dtype=torch.float64)
     norm = ((g - g.mean()) / (g.std() + EPS)).tolist()

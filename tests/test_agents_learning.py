@@ -15,8 +15,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
+from steptool_agents.evaluate import load_run_policy  # noqa: E402
 from steptool_agents.policy.models import load_policy  # noqa: E402
-from steptool_agents.trainer import load_run_policy, run_training  # noqa: E402
+from steptool_agents.trainer import run_training  # noqa: E402
 
 
 @pytest.mark.slow

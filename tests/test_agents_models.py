@@ -11,8 +11,7 @@ pytest.importorskip("peft")
 
 from transformers import PreTrainedModel  # noqa: E402
 
-from steptool_agents.algorithms.sft import episode_texts, oracle_episodes  # noqa: E402
-from steptool_agents.algorithms.steptool_ppo import forward_logprobs  # noqa: E402
+from steptool_agents.algorithms.base import forward_logprobs  # noqa: E402
 from steptool_agents.config import ModelConfig  # noqa: E402
 from steptool_agents.policy.models import (  # noqa: E402
     Policy,
@@ -25,6 +24,7 @@ from steptool_agents.policy.models import (  # noqa: E402
     train_bpe_tokenizer,
 )
 from steptool_agents.policy.prompts import ChatTemplateFormat  # noqa: E402
+from steptool_agents.rollout.oracle import episode_texts, oracle_episodes  # noqa: E402
 from steptool_envs.toy import register_toy_env  # noqa: E402
 
 CFG = ModelConfig(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, vocab_size=400, lora_r=4)

@@ -9,11 +9,11 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from steptool_agents.algorithms.sft import episode_texts, oracle_episodes
 from steptool_agents.policy.models import train_bpe_tokenizer
 from steptool_agents.policy.prompts import ReActFormat
 from steptool_agents.policy.tokenization import encode
 from steptool_agents.rollout.collect import Generated, collect_episodes, make_vector_env
+from steptool_agents.rollout.oracle import episode_texts, oracle_episodes
 from steptool_envs.toy import _gold, register_toy_env
 
 ENV_ID = register_toy_env()

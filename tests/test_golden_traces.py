@@ -28,7 +28,8 @@ from safetensors.torch import load_file  # noqa: E402
 
 from steptool_agents.config import TrainConfig  # noqa: E402
 from steptool_agents.runtime.metrics import read_csv  # noqa: E402
-from steptool_agents.trainer import build_base_model, run_training  # noqa: E402
+from steptool_agents.trainer import run_training  # noqa: E402
+from steptool_agents.warmstart import build_base_model  # noqa: E402
 from steptool_envs.toy import register_toy_env  # noqa: E402
 
 ENV_ID = register_toy_env()

@@ -11,13 +11,13 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from steptool_agents.algorithms.sft import demo_trajectories, episode_texts, oracle_episodes
 from steptool_agents.cli import eval_main
 from steptool_agents.config import TrainConfig
 from steptool_agents.policy.models import Policy, build_tiny_model, save_base_model, train_bpe_tokenizer
 from steptool_agents.policy.prompts import ReActFormat
 from steptool_agents.policy.tokenization import encode
 from steptool_agents.rollout.collect import StopCondition
+from steptool_agents.rollout.oracle import demo_trajectories, episode_texts, oracle_episodes
 from steptool_agents.search_agent import PolicyAgent, conversation_ids, evaluate_search
 from steptool_envs.toy import register_toy_env
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -41,16 +41,16 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
+from steptool_agents.algorithms.base import Algorithm, episode_stats, forward_logprobs, kl_estimate
 from steptool_agents.algorithms.returns import masked_mean, step_positions
-from steptool_agents.algorithms.steptool_ppo import episode_stats, forward_logprobs, kl_estimate
 from steptool_agents.config import TrainConfig
 from steptool_agents.policy.models import Policy
 from steptool_agents.policy.prompts import PromptFormat
 from steptool_agents.policy.tokenization import Collated, Trajectory, collate
-from steptool_agents.rollout.collect import HFGenerator, collect_episodes
+from steptool_agents.rollout.collect import Collector, Generator, HFGenerator, round_seeds
 
 __all__ = [
-    "ArCHerTrainer",
+    "ArCHer",
     "ReplayBuffer",
     "Transitions",
     "UtteranceCritic",
@@ -170,19 +170,19 @@ def token_advantages(step_adv: Sequence[dict[int, float]], amask: torch.Tensor, 
     return out
 
 
-class ArCHerTrainer:
-    """Collect → critic TD steps on the replay buffer → token-level actor step; `step` runs one iteration."""
+class ArCHer(Algorithm):
+    """Collect → critic TD steps on the replay buffer → token-level actor step; `iterate` runs one iteration."""
 
-    def __init__(self, cfg: TrainConfig, policy: Policy, fmt: PromptFormat, make_envs: Callable[[int], Any]) -> None:
-        self.cfg = cfg
+    def __init__(self, cfg: TrainConfig, policy: Policy, make_envs: Callable[[int], Any], *,
+                 env_kwargs: Mapping[str, Any] | None = None, offline: list[Trajectory] | None = None,
+                 generator: Generator | None = None, fmt: PromptFormat | None = None) -> None:
+        super().__init__(cfg, policy, make_envs, env_kwargs=env_kwargs, fmt=fmt)
         if policy.device.type != "cpu":
             raise ValueError("ArCHer runs on the CPU only; load the policy with model.device = 'cpu'")
-        self.policy = policy
-        self.fmt = fmt
-        self.tokenizer = policy.tokenizer
         self.pad_id = int(policy.tokenizer.pad_token_id)
         self.envs = make_envs(cfg.rollout.num_envs)
-        self.generator = HFGenerator.from_config(policy.model, self.tokenizer, cfg.rollout)
+        self.generator = generator or HFGenerator.from_config(policy.model, self.tokenizer, cfg.rollout)
+        self.collector = Collector(self.envs, self.generator, self.fmt, self.tokenizer, cfg.model, cfg.rollout)
         a = cfg.archer
         self.critic = UtteranceCritic(policy.model.get_base_model().config.hidden_size)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
@@ -192,15 +192,11 @@ class ArCHerTrainer:
             {"params": list(self.critic.parameters()), "lr": a.critic_lr},
         ], weight_decay=0.0)
         self.buffer = ReplayBuffer(a.buffer_size)
-        self.update = 0
 
     def collect(self) -> list[Trajectory]:
         """``rollout.episodes_per_update`` episodes sampled with the current policy (seeds fixed by the update)."""
-        r, m = self.cfg.rollout, self.cfg.model
-        base = self.cfg.seed * 1_000_003 + self.update * 10_007
-        seeds = [base + i for i in range(self.envs.num_envs)]
-        return collect_episodes(self.envs, self.generator, self.fmt, self.tokenizer, r.episodes_per_update, seeds,
-                                m.max_context_tokens, r.max_new_tokens, max_prompt_tokens=m.max_prompt_tokens)
+        seeds = round_seeds(self.cfg.seed, self.update, self.envs.num_envs)
+        return self.collector.collect(self.cfg.rollout.episodes_per_update, seeds)
 
     def _chunks(self, trajs: Sequence[Trajectory]) -> list[tuple[list[Trajectory], Collated]]:
         mb = self.cfg.archer.minibatch_size
@@ -289,7 +285,7 @@ class ArCHerTrainer:
             losses.append(total)
         return {"policy_loss": float(np.mean(losses)), "kl_ref": float(np.mean(kls))}
 
-    def step(self) -> dict[str, float]:
+    def iterate(self) -> dict[str, float]:
         """One iteration: collect, add to the buffer, train the critic, then (after warm-up) the actor."""
         t0 = time.perf_counter()
         trajs = self.collect()
@@ -322,6 +318,3 @@ class ArCHerTrainer:
         self.critic.load_state_dict(load_file(str(path / "critic.safetensors")))
         self.target_critic.load_state_dict(load_file(str(path / "target_critic.safetensors")))
         self.buffer.load_state_dict(load_file(str(path / "replay_buffer.safetensors")))
-
-    def close(self) -> None:
-        self.envs.close()

@@ -22,22 +22,21 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from steptool_agents.algorithms.sft import demo_trajectories, task_oracle_episodes
-from steptool_agents.algorithms.steptool_ppo import episode_stats, forward_logprobs
+from steptool_agents.algorithms.base import Algorithm, episode_stats, forward_logprobs
 from steptool_agents.config import TrainConfig
 from steptool_agents.policy.models import Policy
 from steptool_agents.policy.prompts import PromptFormat
 from steptool_agents.policy.tokenization import Trajectory, collate
-from steptool_agents.rollout.collect import HFGenerator, collect_episodes
+from steptool_agents.rollout.collect import Collector, Generator, HFGenerator, round_seeds
+from steptool_agents.rollout.oracle import demo_trajectories, task_oracle_episodes
 
-__all__ = ["ETOTrainer", "Pair", "action_logprob_sums", "build_pairs", "dpo_loss"]
+__all__ = ["ETO", "Pair", "action_logprob_sums", "build_pairs", "dpo_loss"]
 
 
 class Pair(NamedTuple):
@@ -97,41 +96,37 @@ def action_logprob_sums(policy: Policy, trajs: Sequence[Trajectory], pad_id: int
     return logp.sum(-1), mask.sum(-1).float()
 
 
-class ETOTrainer:
-    """Explore → pair → DPO rounds on one policy; `step` runs one round."""
+class ETO(Algorithm):
+    """Explore → pair → DPO rounds on one policy; `iterate` runs one round.
 
-    def __init__(self, cfg: TrainConfig, policy: Policy, fmt: PromptFormat, make_envs: Callable[[int], Any],
-                 oracle_env_kwargs: Mapping[str, Any]) -> None:
-        self.cfg = cfg
-        self.oracle_env_kwargs = dict(oracle_env_kwargs)  # the exploration env's kwargs: same split, same tasks
+    ``env_kwargs`` are the exploration env's ``gym.make`` arguments: the oracle replays the same tasks with them.
+    """
+
+    def __init__(self, cfg: TrainConfig, policy: Policy, make_envs: Callable[[int], Any], *,
+                 env_kwargs: Mapping[str, Any] | None = None, offline: list[Trajectory] | None = None,
+                 generator: Generator | None = None, fmt: PromptFormat | None = None) -> None:
+        super().__init__(cfg, policy, make_envs, env_kwargs=env_kwargs, fmt=fmt)
         if policy.device.type != "cpu":
             raise ValueError("ETO runs on the CPU only; load the policy with model.device = 'cpu'")
-        self.policy = policy
-        self.fmt = fmt
-        self.tokenizer = policy.tokenizer
         self.pad_id = int(policy.tokenizer.pad_token_id)
         self.envs = make_envs(cfg.rollout.num_envs)
-        self.generator = HFGenerator.from_config(policy.model, self.tokenizer, cfg.rollout,
-                                                 cfg.eto.explore_temperature or 1.0)
+        self.generator = generator or HFGenerator.from_config(policy.model, self.tokenizer, cfg.rollout,
+                                                              cfg.eto.explore_temperature or 1.0)
+        self.collector = Collector(self.envs, self.generator, self.fmt, self.tokenizer, cfg.model, cfg.rollout)
         self.optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=cfg.eto.learning_rate,
                                            weight_decay=0.0)
-        self.update = 0
         self._experts: dict[str, Trajectory] = {}  # task id → demo; the oracle is deterministic, so a cache
 
     def explore(self) -> list[Trajectory]:
         """``eto.episodes`` episodes of the current policy, greedy or sampled (seeds fixed by the round)."""
-        m = self.cfg.model
-        base = self.cfg.seed * 1_000_003 + self.update * 10_007
-        seeds = [base + i for i in range(self.envs.num_envs)]
-        return collect_episodes(self.envs, self.generator, self.fmt, self.tokenizer, self.cfg.eto.episodes, seeds,
-                                m.max_context_tokens, self.cfg.rollout.max_new_tokens,
-                                greedy=self.cfg.eto.explore_temperature == 0, max_prompt_tokens=m.max_prompt_tokens)
+        seeds = round_seeds(self.cfg.seed, self.update, self.envs.num_envs)
+        return self.collector.collect(self.cfg.eto.episodes, seeds, greedy=self.cfg.eto.explore_temperature == 0)
 
     def experts(self, task_ids: Sequence[str]) -> dict[str, Trajectory]:
         """Expert demonstrations of `task_ids`, played by the env's gold policy (cached)."""
         missing = sorted(set(task_ids) - set(self._experts))
         if missing:
-            episodes = task_oracle_episodes(self.cfg.env_id, missing, self.cfg.seed, **self.oracle_env_kwargs)
+            episodes = task_oracle_episodes(self.cfg.env_id, missing, self.cfg.seed, **self.env_kwargs)
             demos = demo_trajectories(episodes, self.fmt, self.tokenizer, self.cfg.model.max_prompt_tokens)
             self._experts.update(zip(missing, demos, strict=True))
         return {t: self._experts[t] for t in task_ids}
@@ -189,7 +184,7 @@ class ETOTrainer:
         out["train_action_tokens_per_s"] = tokens / elapsed if elapsed > 0 else 0.0
         return out
 
-    def step(self) -> dict[str, float]:
+    def iterate(self) -> dict[str, float]:
         """One round: explore, pair, train. Returns the round's metrics (DPO ones are 0 when nothing paired)."""
         t0 = time.perf_counter()
         trajs = self.explore()
@@ -209,13 +204,3 @@ class ETOTrainer:
                 "expert_pairs": float(sum(p.source == "expert" for p in pairs)),
                 "agent_pairs": float(sum(p.source == "agent" for p in pairs)), **stats,
                 "rollout_s": t1 - t0, "pair_s": t2 - t1, "train_s": t3 - t2}
-
-    def extra_tensors(self) -> dict[str, dict[str, torch.Tensor]]:
-        """Nothing beyond the policy and optimizer: experts are replayed from the oracle on demand."""
-        return {}
-
-    def load_extra_tensors(self, path: Path) -> None:
-        """Nothing to restore (see `extra_tensors`)."""
-
-    def close(self) -> None:
-        self.envs.close()

@@ -1,100 +1,27 @@
 """Supervised baselines: behaviour cloning on oracle demonstrations (SFT) and rejection-sampling FT (RFT).
 
-Demonstrations come from the env's gold policy (``env.unwrapped.oracle_action()``), rendered as ReAct text
-(`ToolCall.to_react`) and tokenised in the same segments a rollout produces, so SFT trains on exactly the
-token stream the policy later samples in. The loss is next-token cross-entropy on action tokens only.
+SFT is the warm start (`warmstart.build_base_model`) on `rollout.oracle` demonstrations; the loss is next-token
+cross-entropy on action tokens only. RFT samples with the policy, keeps the solved episodes and runs SFT on them,
+one round per `iterate`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import gymnasium as gym
 import torch
 import torch.nn.functional as F
 
-from steptool_agents.policy.models import decoder_hidden, model_device
-from steptool_agents.policy.prompts import CompactReActFormat, PromptFormat, ReActFormat, after_action_text
-from steptool_agents.policy.tokenization import Trajectory, collate, encode, prompt_ids
+from steptool_agents.algorithms.base import Algorithm, episode_stats
+from steptool_agents.config import TrainConfig
+from steptool_agents.policy.models import Policy, decoder_hidden, model_device
+from steptool_agents.policy.prompts import PromptFormat
+from steptool_agents.policy.tokenization import Trajectory, collate
+from steptool_agents.rollout.collect import Collector, Generator, HFGenerator, round_seeds
 
-__all__ = ["OracleEpisode", "demo_trajectories", "episode_texts", "oracle_episodes", "sft_train",
-           "task_oracle_episodes"]
-
-
-@dataclass
-class OracleEpisode:
-    """One gold episode as text: the reset observation, messages/tools, and (action, observation) turns."""
-
-    observation: str
-    messages: list[dict[str, Any]]
-    tools: list[dict[str, Any]]
-    task_id: str
-    turns: list[tuple[str, str, str, float, bool]] = field(default_factory=list)  # text, obs, name, reward, final
-
-
-def oracle_episodes(env_id: str, episodes: int, seed: int, **env_kwargs: Any) -> list[OracleEpisode]:
-    """Play `episodes` episodes with the suite's gold policy (episode i resets with ``seed + i``)."""
-    env = gym.make(env_id, **env_kwargs)
-    try:
-        return [_play_oracle(env, env_id, seed + i, None) for i in range(episodes)]
-    finally:
-        env.close()
-
-
-def task_oracle_episodes(env_id: str, task_ids: Sequence[str], seed: int, **env_kwargs: Any) -> list[OracleEpisode]:
-    """One gold episode per task id; every reset uses `seed`, so a task's demo never depends on the list."""
-    env = gym.make(env_id, **env_kwargs)
-    try:
-        return [_play_oracle(env, env_id, seed, {"task_id": task_id}) for task_id in task_ids]
-    finally:
-        env.close()
-
-
-def _play_oracle(env: gym.Env, env_id: str, seed: int, options: dict[str, Any] | None) -> OracleEpisode:
-    base = env.unwrapped
-    obs, _ = env.reset(seed=seed, options=options)
-    ep = OracleEpisode(obs, base.messages[:2], base.tools, base.task.task_id)
-    while True:
-        call = base.oracle_action()
-        if call is None:
-            raise RuntimeError(f"{env_id} has no gold policy for task {base.task.task_id!r}")
-        text = call.to_react()
-        obs, reward, terminated, truncated, info = env.step(text)
-        final = info["reward_components"]["IsSolved"] is not None
-        ep.turns.append((text, obs, call.name, float(reward), final))
-        if terminated or truncated:
-            return ep
-
-
-def episode_texts(episodes: Sequence[OracleEpisode], eos_token: str, compact: bool = False) -> Iterator[str]:
-    """Each gold episode as one ReAct conversation string (the tiny tokenizer's training corpus)."""
-    fmt = CompactReActFormat(eos_token) if compact else ReActFormat(eos_token)
-    for ep in episodes:
-        parts = [fmt.initial(ep.observation, ep.messages, ep.tools)]
-        for text, obs, name, _, _ in ep.turns:
-            parts.append(text + eos_token + after_action_text(fmt, eos_token, True, obs, name))
-        yield "".join(parts)
-
-
-def demo_trajectories(episodes: Sequence[OracleEpisode], fmt: PromptFormat, tokenizer: Any,
-                      max_prompt_tokens: int = 0) -> list[Trajectory]:
-    """Gold episodes as trajectories: each action is its ReAct text followed by the model's EOS."""
-    eos_id, eos = int(tokenizer.eos_token_id), tokenizer.eos_token
-    trajs = []
-    for ep in episodes:
-        t = Trajectory(task_id=ep.task_id)
-        t.add_prompt(prompt_ids(tokenizer, fmt.initial(ep.observation, ep.messages, ep.tools), max_prompt_tokens))
-        for k, (text, obs, name, reward, final) in enumerate(ep.turns):
-            t.add_action(encode(tokenizer, text) + [eos_id], reward, text, final)
-            if k + 1 < len(ep.turns):
-                t.add_prompt(encode(tokenizer, after_action_text(fmt, eos, True, obs, name)))
-        t.is_solved = 1.0 if ep.turns and ep.turns[-1][4] and ep.turns[-1][3] >= 1.0 else 0.0
-        t.terminated = True
-        trajs.append(t)
-    return trajs
+__all__ = ["RFT", "sft_train"]
 
 
 def sft_train(model: Any, trajs: Sequence[Trajectory], pad_id: int, *, epochs: int, lr: float, batch_size: int,
@@ -135,3 +62,31 @@ def sft_train(model: Any, trajs: Sequence[Trajectory], pad_id: int, *, epochs: i
     truncated = sum(len(t.tokens) > max_tokens for t in trajs) / max(len(trajs), 1)
     return {"loss": sum(losses) / max(len(losses), 1), "tokens_per_s": tokens / elapsed if elapsed else 0.0,
             "truncated_frac": truncated}
+
+
+class RFT(Algorithm):
+    """Rejection-sampling fine-tuning: sample with the policy, keep solved episodes, SFT the adapter on them.
+
+    Each round's SFT has its own optimizer, so RFT keeps no optimizer between rounds and is not resumable.
+    """
+
+    def __init__(self, cfg: TrainConfig, policy: Policy, make_envs: Callable[[int], Any], *,
+                 env_kwargs: Mapping[str, Any] | None = None, offline: list[Trajectory] | None = None,
+                 generator: Generator | None = None, fmt: PromptFormat | None = None) -> None:
+        super().__init__(cfg, policy, make_envs, env_kwargs=env_kwargs, fmt=fmt)
+        self.generator = generator or HFGenerator.from_config(policy.model, self.tokenizer, cfg.rollout)
+        self.envs = make_envs(cfg.rollout.num_envs)
+        self.collector = Collector(self.envs, self.generator, self.fmt, self.tokenizer, cfg.model, cfg.rollout)
+
+    def iterate(self) -> dict[str, float]:
+        cfg = self.cfg
+        trajs = self.collector.collect(cfg.sft.rft_episodes, round_seeds(cfg.seed, self.update, self.envs.num_envs))
+        kept = [t for t in trajs if t.is_solved >= 1.0]
+        stats: dict[str, float] = {**episode_stats(trajs), "kept": float(len(kept))}
+        if kept:
+            stats.update(sft_train(self.policy.model, kept, int(self.tokenizer.pad_token_id), epochs=cfg.sft.epochs,
+                                   lr=cfg.ppo.learning_rate, batch_size=cfg.sft.batch_size,
+                                   max_tokens=cfg.model.max_context_tokens, seed=cfg.seed + self.update,
+                                   params=self.policy.trainable_parameters()))
+        self.update += 1
+        return stats

@@ -1,361 +1,58 @@
-"""Step-grained PPO (StepTool), GRPO, GiGPO and REINFORCE with ReBN on token-in/token-out trajectories.
+"""Step-grained PPO (StepTool) and its PPO baseline on the final reward.
 
-Reads like CleanRL, structured like SB3: `collect_rollouts` → `compute_returns_and_advantage` → `train`.
-
-* Rollouts: episodes sampled from a vector env (`rollout.collect_episodes`); log-probs, values and the
-  reference log-probs are then recomputed by forward passes over the stored tokens (never from `generate`).
-* Advantages: `advantages.trajectory_advantages` (``ppo.mode``), whitened over action tokens; or critic-free:
-  group-relative (GRPO), group-relative per episode plus per anchor state (GiGPO), or batch-normalised
-  discounted returns (REINFORCE-ReBN, discount ``ppo.gamma``). A per-token KL penalty to the reference (k1 or
-  k3; fixed or adaptive β) enters the rewards (PPO) or the loss (critic-free algorithms, k3).
-* Update: clipped surrogate on action tokens, clipped value loss on the value positions of the mode (step
-  values for step-grained modes), entropy bonus, minibatches with gradient accumulation, approx-KL early stop.
+Advantages: `returns.trajectory_advantages` with the placement ``ppo.mode`` (StepTool: step rewards, step-level GAE
+broadcast to each step's action tokens; ``final``: token-level GAE on the final reward), a per-token KL penalty to
+the reference (k1 or k3; fixed or adaptive β) inside the rewards, whitened over action tokens. Loss: the clipped
+surrogate of `base.OnPolicyAlgorithm` plus a clipped value loss on the value positions of the placement.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, NamedTuple
-
-import numpy as np
 import torch
-import torch.nn.functional as F
 
-from steptool_agents.algorithms.returns import (
-    broadcast_steps,
-    gigpo_advantages,
-    grpo_advantages,
-    masked_mean,
-    masked_var,
-    rebn_advantages,
-    trajectory_advantages,
-)
-from steptool_agents.config import TrainConfig
-from steptool_agents.policy.models import Policy
-from steptool_agents.policy.prompts import PromptFormat
-from steptool_agents.policy.tokenization import Collated, Trajectory, collate
-from steptool_agents.rollout.collect import Generator, HFGenerator, collect_episodes
+from steptool_agents.algorithms.base import OnPolicyAlgorithm, RolloutBatch
+from steptool_agents.algorithms.returns import trajectory_advantages
+from steptool_agents.policy.tokenization import Collated, Trajectory
 from steptool_agents.runtime import distributed
 
-__all__ = ["CRITIC_FREE_ALGOS", "AdaptiveKL", "PPOTrainer", "RolloutBatch", "episode_stats", "forward_logprobs"]
-
-CRITIC_FREE_ALGOS = ("grpo", "gigpo", "reinforce-rebn")  # no value loss; KL to the reference in the loss
+__all__ = ["FinalRewardPPO", "StepToolPPO"]
 
 
-class RolloutBatch(NamedTuple):
-    """Everything one update trains on; per-token tensors are [B, L] (inputs) or [B, L-1] (predictions)."""
+class StepToolPPO(OnPolicyAlgorithm):
+    """PPO with a value head; advantages placed per ``ppo.mode`` (default ``steptool``: step-grained)."""
 
-    input_ids: torch.Tensor
-    attention_mask: torch.Tensor
-    position_ids: torch.Tensor
-    action_mask: torch.Tensor  # [B, L-1] float: 1 on the model's own tokens
-    old_logprobs: torch.Tensor
-    ref_logprobs: torch.Tensor
-    old_values: torch.Tensor
-    advantages: torch.Tensor
-    returns: torch.Tensor
-    value_mask: torch.Tensor  # [B, L-1] float: positions whose value is regressed
+    @property
+    def mode(self) -> str:
+        return self.cfg.ppo.mode
 
-    def select(self, idx: torch.Tensor) -> RolloutBatch:
-        return RolloutBatch(*(t[idx] for t in self))
+    @property
+    def title(self) -> str:
+        return f"{self.spec.name} ({self.mode})"
 
-    def to(self, device: torch.device) -> RolloutBatch:
-        return RolloutBatch(*(t.to(device) for t in self))
-
-
-def forward_logprobs(policy: Policy, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                     position_ids: torch.Tensor, mask: torch.Tensor | None = None,
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-prediction log-probs of the next token, values of the state before it, and entropies: [B, L-1].
-
-    Log-probs and entropies are computed only where `mask` ([B, L-1], default: everywhere) is set; elsewhere 0.
-    """
-    hidden, values = policy(input_ids, attention_mask, position_ids)
-    hidden = hidden[:, :-1]
-    sel = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device) if mask is None else mask.bool()
-    logp_all = F.log_softmax(policy.lm_head(hidden[sel]).float(), dim=-1)
-    logp = torch.zeros(hidden.shape[:2], dtype=logp_all.dtype, device=hidden.device)
-    entropy = torch.zeros_like(logp)
-    logp[sel] = logp_all.gather(-1, input_ids[:, 1:][sel].unsqueeze(-1)).squeeze(-1)
-    entropy[sel] = -(logp_all.exp() * logp_all).sum(-1)
-    return logp, values[:, :-1], entropy
-
-
-def kl_estimate(logp: torch.Tensor, ref_logp: torch.Tensor, estimator: str) -> torch.Tensor:
-    """Per-token KL(π‖π_ref) estimate on samples from π: k1 = log r, k3 = (r⁻¹ − 1) + log r (r = π/π_ref)."""
-    log_ratio = logp - ref_logp
-    if estimator == "k1":
-        return log_ratio
-    return torch.expm1(-log_ratio) + log_ratio
-
-
-@dataclass
-class AdaptiveKL:
-    """Ziegler et al.'s proportional β controller (fixed when `adaptive` is False)."""
-
-    value: float
-    target: float
-    horizon: int
-    adaptive: bool = False
-
-    def update(self, kl: float, n_steps: int) -> None:
-        if self.adaptive:
-            error = float(np.clip(kl / self.target - 1.0, -0.2, 0.2))
-            self.value *= 1.0 + error * n_steps / self.horizon
-
-
-def episode_stats(trajs: list[Trajectory]) -> dict[str, float]:
-    """Pass rate, mean step reward, tool-call accuracy (gold / tool calls), mean return and length."""
-    calls = sum(t.tool_calls for t in trajs)
-    steps = [r for t in trajs for r in t.rewards]
-    return {
-        "pass_rate": float(np.mean([t.is_solved for t in trajs])),
-        "mean_step_reward": float(np.mean(steps)) if steps else 0.0,
-        "tool_call_accuracy": sum(t.gold_calls for t in trajs) / calls if calls else 0.0,
-        "mean_return": float(np.mean([sum(t.rewards) for t in trajs])),
-        "avg_steps": float(np.mean([t.num_steps for t in trajs])),
-    }
-
-
-class PPOTrainer:
-    """Step-grained PPO (``algo`` steptool/ppo) or a critic-free algorithm (grpo, gigpo, reinforce-rebn)."""
-
-    def __init__(self, cfg: TrainConfig, policy: Policy, fmt: PromptFormat, make_envs: Callable[[int], Any],
-                 generator: Generator | None = None, offline: list[Trajectory] | None = None) -> None:
-        self.cfg = cfg
-        self.policy = policy
-        self.fmt = fmt
-        self.tokenizer = policy.tokenizer
-        # GRPO and GiGPO play groups of episodes of one task (one sub-env per member, reset with one seed).
-        self.group_size: int | None = {"grpo": cfg.grpo.group_size, "gigpo": cfg.gigpo.group_size}.get(cfg.algo)
-        self.critic_free = cfg.algo in CRITIC_FREE_ALGOS
-        r = cfg.rollout
-        # Each rank plays an equal slice of every update (checked before any env is built).
-        if self.group_size is not None:
-            distributed.shard(r.episodes_per_update // self.group_size, f"{cfg.algo} groups per update")
-            num_envs = self.group_size
-        else:
-            distributed.shard(r.episodes_per_update, "rollout.episodes_per_update")
-            num_envs = r.num_envs if offline is not None else distributed.shard(r.num_envs, "rollout.num_envs")
-        self.envs = make_envs(num_envs)
-        self.generator = generator or HFGenerator.from_config(policy.model, self.tokenizer, cfg.rollout)
-        self.optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=cfg.ppo.learning_rate, eps=1e-6,
-                                           weight_decay=0.0)
-        distributed.broadcast_parameters(policy.trainable_parameters())  # fresh LoRA weights differ per process
-        self.kl = AdaptiveKL(cfg.ppo.kl_coef, cfg.ppo.kl_target, cfg.ppo.kl_horizon, cfg.ppo.adaptive_kl)
-        self.update = 0
-        self.offline = offline
-
-    # ------------------------------------------------------------------ rollouts
-    def _seeds(self, salt: int) -> list[int]:
-        base = self.cfg.seed * 1_000_003 + self.update * 10_007 + salt * 101
-        return [base + i for i in range(self.envs.num_envs)]
-
-    def collect_rollouts(self) -> list[Trajectory]:
-        """Sample ``rollout.episodes_per_update`` episodes (GRPO/GiGPO: groups sharing a task) with the policy."""
-        r, m = self.cfg.rollout, self.cfg.model
-        if self.offline is not None:  # offline step-grained data: a seeded sample per update
-            gen = torch.Generator().manual_seed(self._seeds(0)[0])
-            idx = torch.randint(len(self.offline), (r.episodes_per_update,), generator=gen).tolist()
-            k = distributed.shard(r.episodes_per_update, "rollout.episodes_per_update")
-            return [self.offline[i] for i in idx[distributed.rank() * k:(distributed.rank() + 1) * k]]
-        rank, world = distributed.rank(), distributed.world_size()
-        if world > 1:  # distinct sampling streams per rank, re-seeded per update so resume needs no RNG state
-            torch.manual_seed(self._seeds(0)[0] * 31 + rank)
-        if self.group_size is None:
-            # Rank r takes the r-th slice of one seed range: the union is the single-process seed list.
-            seeds = [s + rank * self.envs.num_envs for s in self._seeds(0)]
-            return collect_episodes(self.envs, self.generator, self.fmt, self.tokenizer,
-                                    distributed.shard(r.episodes_per_update, "rollout.episodes_per_update"),
-                                    seeds, m.max_context_tokens, r.max_new_tokens,
-                                    max_prompt_tokens=m.max_prompt_tokens)
-        trajs: list[Trajectory] = []
-        for group in range(rank, r.episodes_per_update // self.group_size, world):
-            same_task = [self._seeds(group + 1)[0]] * self.envs.num_envs  # one seed → one task for the group
-            trajs += collect_episodes(self.envs, self.generator, self.fmt, self.tokenizer, self.group_size,
-                                      same_task, m.max_context_tokens, r.max_new_tokens,
-                                      max_prompt_tokens=m.max_prompt_tokens)
-        return trajs
-
-    # ------------------------------------------------------------------ advantages
-    @torch.no_grad()
-    def _score(self, batch: Collated) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Log-probs, values and reference log-probs [B, L-1], computed on the policy's device, kept on the CPU."""
-        logps, values, refs = [], [], []
-        mb, device = self.cfg.ppo.minibatch_size, self.policy.device
-        for start in range(0, batch.input_ids.shape[0], mb):
-            sl = slice(start, start + mb)
-            args = tuple(t[sl].to(device) for t in (batch.input_ids, batch.attention_mask, batch.position_ids,
-                                                    batch.pred_action_mask))
-            logp, value, _ = forward_logprobs(self.policy, *args)
-            with self.policy.reference():
-                ref, _, _ = forward_logprobs(self.policy, *args)
-            logps.append(logp.cpu())
-            values.append(value.cpu())
-            refs.append(ref.cpu())
-        return torch.cat(logps), torch.cat(values), torch.cat(refs)
-
-    def compute_returns_and_advantage(self, trajs: list[Trajectory]) -> tuple[RolloutBatch, dict[str, float]]:
-        """Forward passes for log-probs/values/reference, then per-trajectory advantages (see `advantages`)."""
+    def advantages(self, trajs: list[Trajectory], batch: Collated, values: torch.Tensor, kl: torch.Tensor,
+                   amask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         p = self.cfg.ppo
-        batch = collate(trajs, int(self.tokenizer.pad_token_id), "right", self.cfg.model.max_context_tokens)
-        was_training = self.policy.training
-        self.policy.eval()
-        logp, values, ref = self._score(batch)
-        self.policy.train(was_training)
-        amask = batch.pred_action_mask.float()
-        kl = kl_estimate(logp, ref, p.kl_estimator) * amask
-        adv = torch.zeros_like(logp)
-        ret = torch.zeros_like(logp)
-        vmask = torch.zeros_like(logp)
-        if self.cfg.algo == "grpo":
-            scores = grpo_advantages([t.is_solved for t in trajs], self.cfg.grpo.group_size,
-                                     self.cfg.grpo.scale_by_std)
-            adv = scores[:, None] * amask
-        elif self.critic_free:
-            adv = self._step_advantages(trajs, amask, batch.pred_step_index)
-        else:
-            for row, t in enumerate(trajs):
-                a, g, v = trajectory_advantages(p.mode, t.rewards, t.finals, values[row], amask[row],
-                                                batch.pred_step_index[row], p.gamma, p.lam, kl[row], self.kl.value)
-                adv[row], ret[row], vmask[row] = a, g, v
-            if p.whiten_advantages:
-                adv = distributed.masked_whiten(adv, amask)
-        # β must move identically on every rank: its controller sees the all-rank mean sequence KL.
-        kl_total, n_trajs = distributed.all_reduce_sum(
-            torch.tensor([float(kl.sum()), float(len(trajs))], dtype=torch.float64)).tolist()
-        stats = {
-            "kl_ref": float(masked_mean(kl_estimate(logp, ref, "k3"), amask)),
-            "kl_coef": self.kl.value,
-            "explained_variance": _explained_variance(values, ret, vmask),
-            "advantage_mean": float(masked_mean(adv, amask)),
-            "advantage_std": float(masked_var(adv, amask).clamp(min=0.0).sqrt()),
-            "action_tokens": float(amask.sum()),
-            "truncated_frac": float(np.mean([len(t.tokens) > self.cfg.model.max_context_tokens for t in trajs])),
-            "tokens": float(batch.attention_mask.sum()),
-        }
-        self.kl.update(kl_total / n_trajs, int(n_trajs))
-        rb = RolloutBatch(batch.input_ids, batch.attention_mask, batch.position_ids, amask, logp, ref, values,
-                          adv, ret, vmask)
-        return rb, stats
+        adv, ret, vmask = (torch.zeros_like(amask) for _ in range(3))
+        for row, t in enumerate(trajs):
+            a, g, v = trajectory_advantages(self.mode, t.rewards, t.finals, values[row], amask[row],
+                                            batch.pred_step_index[row], p.gamma, p.lam, kl[row], self.kl.value)
+            adv[row], ret[row], vmask[row] = a, g, v
+        if p.whiten_advantages:
+            adv = distributed.masked_whiten(adv, amask)
+        return adv, ret, vmask
 
-    def _step_advantages(self, trajs: list[Trajectory], amask: torch.Tensor, sidx: torch.Tensor) -> torch.Tensor:
-        """GiGPO or ReBN per-step advantages ([B, L-1]): every action token of step t gets step t's value."""
-        rewards = [t.rewards for t in trajs]
-        if self.cfg.algo == "gigpo":
-            g = self.cfg.gigpo
-            per_step = gigpo_advantages(rewards, [t.state_keys for t in trajs], g.group_size, g.step_weight,
-                                        g.gamma, g.scale_by_std)
-        else:
-            per_step = rebn_advantages(rewards, self.cfg.ppo.gamma)
-        return torch.stack([broadcast_steps(a, amask[row], sidx[row]) for row, a in enumerate(per_step)])
-
-    # ------------------------------------------------------------------ update
-    def train(self, batch: RolloutBatch) -> dict[str, float]:
-        """PPO epochs over minibatches; stops early once approx-KL exceeds 1.5 × ``ppo.target_approx_kl``.
-
-        Each loss term is a token sum over the minibatch's token count (all ranks), so micro-batches and ranks add
-        up to exactly the gradient of the whole minibatch. Minibatches come from one permutation of the global
-        batch, the same on every rank (rank r holds global rows r·B … r·B + B − 1); a rank trains on its rows.
-        """
+    def extra_loss(self, mb: RolloutBatch, logp: torch.Tensor, values: torch.Tensor, action_tokens: float,
+                   value_tokens: float) -> tuple[torch.Tensor, torch.Tensor]:
         p = self.cfg.ppo
-        self.policy.train()
-        params = self.policy.trainable_parameters()
-        device = self.policy.device
-        local = batch.input_ids.shape[0]
-        n, offset = local * distributed.world_size(), local * distributed.rank()
-        gen = torch.Generator().manual_seed(self.cfg.seed * 7919 + self.update)
-        micro = max(1, math.ceil(p.minibatch_size / p.grad_accum_steps))
-        names = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac")
-        logs: dict[str, list[float]] = {k: [] for k in names}
-        tokens, start_time, stopped = 0, time.perf_counter(), False
-        for _ in range(p.n_epochs):
-            perm = torch.randperm(n, generator=gen)
-            for mb_start in range(0, n, p.minibatch_size):
-                rows = perm[mb_start:mb_start + p.minibatch_size]
-                mb_idx = rows[(rows >= offset) & (rows < offset + local)] - offset
-                self.optimizer.zero_grad(set_to_none=True)
-                counts = torch.stack([batch.action_mask[mb_idx].sum(), batch.value_mask[mb_idx].sum()])
-                action_tokens, value_tokens = distributed.all_reduce_sum(counts).clamp(min=1.0).tolist()
-                sums = torch.zeros(len(names), dtype=torch.float64)
-                for m_start in range(0, len(mb_idx), micro):
-                    mb = batch.select(mb_idx[m_start:m_start + micro]).to(device)
-                    tokens += int(mb.attention_mask.sum())
-                    loss, info = self._loss(mb, action_tokens, value_tokens)
-                    loss.backward()
-                    sums += torch.tensor([info[k] for k in names], dtype=torch.float64)
-                distributed.all_reduce_gradients(params)
-                for k, v in zip(names, distributed.all_reduce_sum(sums).tolist(), strict=True):
-                    logs[k].append(v)
-                torch.nn.utils.clip_grad_norm_(params, p.max_grad_norm)
-                self.optimizer.step()
-                if p.target_approx_kl is not None and logs["approx_kl"][-1] > 1.5 * p.target_approx_kl:
-                    stopped = True
-                    break
-            if stopped:
-                break
-        elapsed = time.perf_counter() - start_time
-        out = {k: float(np.mean(v)) if v else 0.0 for k, v in logs.items()}
-        out["early_stop"] = float(stopped)
-        out["train_tokens_per_s"] = tokens / elapsed if elapsed > 0 else 0.0
-        return out
-
-    def _loss(self, mb: RolloutBatch, action_tokens: float, value_tokens: float,
-              ) -> tuple[torch.Tensor, dict[str, float]]:
-        """This micro-batch's share of the minibatch loss (token sums over the minibatch's token counts).
-
-        The returned statistics are shares too: summed over micro-batches and ranks they are minibatch means.
-        """
-        p = self.cfg.ppo
-        logp, values, entropy = forward_logprobs(self.policy, mb.input_ids, mb.attention_mask, mb.position_ids,
-                                                 mb.action_mask)
-        mask = mb.action_mask
-        log_ratio = (logp - mb.old_logprobs) * mask
-        ratio = log_ratio.exp()
-        pg1 = -mb.advantages * ratio
-        pg2 = -mb.advantages * ratio.clamp(1.0 - p.clip_range, 1.0 + p.clip_range)
-        policy_loss = (torch.maximum(pg1, pg2) * mask).sum() / action_tokens
-        ent = (entropy * mask).sum() / action_tokens
-        loss = policy_loss - p.ent_coef * ent
-        value_loss = torch.zeros((), device=logp.device)
-        if self.critic_free:
-            loss = loss + self.kl.value * (kl_estimate(logp, mb.ref_logprobs, "k3") * mask).sum() / action_tokens
-        else:
-            v_clipped = mb.old_values + (values - mb.old_values).clamp(-p.clip_range_vf, p.clip_range_vf)
-            vl = torch.maximum((values - mb.returns) ** 2, (v_clipped - mb.returns) ** 2)
-            value_loss = 0.5 * (vl * mb.value_mask).sum() / value_tokens
-            loss = loss + p.vf_coef * value_loss
-        with torch.no_grad():
-            approx_kl = float(((ratio - 1.0 - log_ratio) * mask).sum() / action_tokens)
-            clip_frac = float((((ratio - 1.0).abs() > p.clip_range).float() * mask).sum() / action_tokens)
-        return loss, {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": ent.item(),
-                      "approx_kl": approx_kl, "clip_frac": clip_frac}
-
-    # ------------------------------------------------------------------ one iteration
-    def step(self) -> dict[str, float]:
-        """One full iteration: collect, score, train. Returns the update's metrics."""
-        t0 = time.perf_counter()
-        trajs = self.collect_rollouts()
-        t1 = time.perf_counter()
-        batch, adv_stats = self.compute_returns_and_advantage(trajs)
-        t2 = time.perf_counter()
-        train_stats = self.train(batch)
-        t3 = time.perf_counter()
-        self.update += 1
-        stats = {**episode_stats(trajs), **adv_stats, **train_stats, "rollout_s": t1 - t0, "score_s": t2 - t1,
-                 "train_s": t3 - t2, "env_steps": float(sum(t.num_steps for t in trajs))}
-        # Every rank logs the same numbers: means over ranks, totals for token counts and throughput.
-        return distributed.reduce_metrics(stats, sum_keys=("action_tokens", "tokens", "train_tokens_per_s",
-                                                           "env_steps"))
+        v_clipped = mb.old_values + (values - mb.old_values).clamp(-p.clip_range_vf, p.clip_range_vf)
+        vl = torch.maximum((values - mb.returns) ** 2, (v_clipped - mb.returns) ** 2)
+        value_loss = 0.5 * (vl * mb.value_mask).sum() / value_tokens
+        return p.vf_coef * value_loss, value_loss
 
 
-def _explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:
-    if mask.sum() < 2:
-        return 0.0
-    var_y = masked_var(returns, mask)
-    if var_y <= 0:
-        return 0.0
-    return float(1.0 - masked_var(returns - values, mask) / var_y)
+class FinalRewardPPO(StepToolPPO):
+    """The paper's PPO baseline: StepToolPPO with the reward placed on the final token (``ppo.mode`` = final)."""
+
+    @property
+    def mode(self) -> str:
+        return "final"

@@ -22,12 +22,13 @@ import numpy as np
 import torch
 from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
-from steptool_agents.config import RolloutConfig
+from steptool_agents.config import ModelConfig, RolloutConfig
 from steptool_agents.policy.models import model_device
 from steptool_agents.policy.prompts import PromptFormat, after_action_text
 from steptool_agents.policy.tokenization import Trajectory, encode, prompt_ids
 
 __all__ = [
+    "Collector",
     "Generated",
     "Generator",
     "HFGenerator",
@@ -35,6 +36,7 @@ __all__ = [
     "collect_episodes",
     "json_object_closed",
     "make_vector_env",
+    "round_seeds",
 ]
 
 _PLACEHOLDER = ""  # sent to sub-envs whose action is ignored (autoreset step) or that idle
@@ -272,3 +274,43 @@ def _called_name(action_text: str) -> str:
         return ""
     rest = action_text[at + len("Action:"):].split("Action Input:")[0].strip()
     return rest.splitlines()[0].strip() if rest else ""
+
+
+def round_seeds(seed: int, round_index: int, n: int, salt: int = 0) -> list[int]:
+    """The env seeds of `n` sub-envs in training round `round_index` (`salt` separates streams within a round).
+
+    The one formula every training algorithm uses, so a round's tasks depend only on the run seed and the round.
+    """
+    base = seed * 1_000_003 + round_index * 10_007 + salt * 101
+    return [base + i for i in range(n)]
+
+
+class Collector:
+    """Plays episodes on one vector env with one generator: the run's prompt format, token limits and envs bound once.
+
+    ``collector.collect(episodes, seeds)`` is `collect_episodes` with the run's settings (``model.max_context_tokens``,
+    ``model.max_prompt_tokens``, ``rollout.max_new_tokens``).
+    """
+
+    def __init__(self, envs: gym.vector.VectorEnv, generate: Generator | Callable[..., list[Generated]],
+                 fmt: PromptFormat, tokenizer: Any, model: ModelConfig, rollout: RolloutConfig) -> None:
+        self.envs = envs
+        self.generate = generate
+        self.fmt = fmt
+        self.tokenizer = tokenizer
+        self.max_context_tokens = model.max_context_tokens
+        self.max_prompt_tokens = model.max_prompt_tokens
+        self.max_new_tokens = rollout.max_new_tokens
+
+    @property
+    def num_envs(self) -> int:
+        return int(self.envs.num_envs)
+
+    def collect(self, episodes: int, seeds: Sequence[int] | int | None, greedy: bool = False) -> list[Trajectory]:
+        """Exactly `episodes` episodes, sub-env i reset with ``seeds[i]`` (see `collect_episodes`)."""
+        return collect_episodes(self.envs, self.generate, self.fmt, self.tokenizer, episodes, seeds,
+                                self.max_context_tokens, self.max_new_tokens, greedy=greedy,
+                                max_prompt_tokens=self.max_prompt_tokens)
+
+    def close(self) -> None:
+        self.envs.close()

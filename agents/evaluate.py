@@ -1,0 +1,41 @@
+"""Evaluate a policy: pass rate, steps, tool-call accuracy and return on a split; load a trained run's policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from steptool_agents.algorithms.base import episode_stats
+from steptool_agents.config import TrainConfig
+from steptool_agents.policy.models import Policy, load_policy
+from steptool_agents.policy.prompts import make_format
+from steptool_agents.rollout.collect import Collector, HFGenerator
+from steptool_agents.rollout.envs import env_factory
+
+__all__ = ["evaluate_policy", "load_run_policy"]
+
+
+def load_run_policy(model_dir: str | Path, cfg: TrainConfig) -> Policy:
+    """A policy from a run directory (``model/`` + ``final/``), a bare adapter dir, or any HF model dir."""
+    path = Path(model_dir)
+    if (path / "model" / "config.json").exists():
+        adapter = path / "final" if (path / "final" / "adapter_model.safetensors").exists() else None
+        return load_policy(path / "model", cfg.model, adapter)
+    return load_policy(path, cfg.model)
+
+
+def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int, seed: int = 12345,
+                    greedy: bool = True) -> dict[str, Any]:
+    """Pass rate, average steps, tool-call accuracy and mean return on `split` (batched, greedy by default)."""
+    fmt = make_format(cfg.model.prompt_format, policy.tokenizer)
+    gen = HFGenerator.from_config(policy.model, policy.tokenizer, cfg.rollout)
+    envs = env_factory(cfg, split)(min(cfg.rollout.num_envs, episodes))
+    collector = Collector(envs, gen, fmt, policy.tokenizer, cfg.model, cfg.rollout)
+    try:
+        trajs = collector.collect(episodes, [seed + i for i in range(envs.num_envs)], greedy=greedy)
+    finally:
+        envs.close()
+    stats = episode_stats(trajs)
+    return {"env": cfg.env_id, "split": split, "episodes": len(trajs), "pass_rate": stats["pass_rate"],
+            "avg_steps": stats["avg_steps"], "tool_call_accuracy": stats["tool_call_accuracy"],
+            "mean_return": stats["mean_return"]}
