@@ -6,7 +6,7 @@ import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, SupportsFloat
+from typing import Any, NamedTuple, SupportsFloat
 
 import gymnasium as gym
 
@@ -21,7 +21,7 @@ from steptool_gym.spaces import ToolCallSpace, ToolText
 from steptool_gym.status import Status
 from steptool_gym.suite import Suite, Task
 
-__all__ = ["EpisodeState", "StepRecord", "ToolUseEnv"]
+__all__ = ["EpisodeState", "NextTurn", "StepRecord", "ToolUseEnv"]
 
 _RAW_ACTION_KEEP = 4096  # characters of an unparseable action kept in the conversation
 
@@ -49,6 +49,12 @@ class EpisodeState:
     history: list[StepRecord] = field(default_factory=list)
     judge_state: Any = None
     counters: dict[str, int] = field(default_factory=dict)
+
+
+class NextTurn(NamedTuple):
+    """The response of a ``Finish`` that ended a turn (suite hook `turn_end`): the user's next message."""
+
+    text: str
 
 
 @dataclass(frozen=True)
@@ -150,8 +156,13 @@ class ToolUseEnv(gym.Env[str, Any]):
 
     @property
     def tools(self) -> list[dict[str, Any]]:
-        """The current task's function schemas in OpenAI format, Finish last."""
-        return self._prepare(self._state.task_index).tools
+        """The current task's function schemas in OpenAI format, Finish last (+ the suite's `visible_tools`)."""
+        tools = self._prepare(self._state.task_index).tools
+        visible = getattr(self.suite, "visible_tools", None)
+        if visible is None:
+            return tools
+        extra = [self.suite.catalog.schema(name) for name in visible(self.task, self._state.judge_state)]
+        return tools[:-1] + extra + tools[-1:]
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -166,10 +177,20 @@ class ToolUseEnv(gym.Env[str, Any]):
                 out.append({"role": "assistant", "content": rec.raw})
                 out.append({"role": "user", "content": rec.observation})
                 continue
+            if rec.call.is_finish and rec.status == Status.OK:  # a turn end (see the suite hook `turn_end`)
+                answer = rec.call.arguments.get("final_answer", "")
+                out.append({"role": "assistant", "content": answer if isinstance(answer, str) else ""})
+                out.append({"role": "user", "content": rec.observation.removeprefix("User: ")})
+                continue
             call_id = f"call_{i}"
             out.append({"role": "assistant", "content": rec.call.thought, "tool_calls": [rec.call.to_openai(call_id)]})
             out.append({"role": "tool", "tool_call_id": call_id, "name": rec.call.name, "content": rec.observation})
         return out
+
+    @property
+    def done(self) -> bool:
+        """Whether the episode has ended (terminated or truncated): `step` needs a `reset` first."""
+        return self._state.done
 
     @property
     def history(self) -> tuple[StepRecord, ...]:
@@ -230,6 +251,9 @@ class ToolUseEnv(gym.Env[str, Any]):
         if state.done:
             info["is_solved"] = components.solved if components.solved is not None else UNSOLVED
         self._add_optional_info(info)
+        step_info = getattr(self.suite, "step_info", None)
+        if step_info is not None:
+            info.update(step_info(task, state.judge_state, state.history[-1], terminated) or {})
         if self.render_mode == "human":
             self.render()
         return observation, reward, terminated, truncated, info
@@ -296,6 +320,12 @@ class ToolUseEnv(gym.Env[str, Any]):
             for api in apis.values():
                 seen.setdefault(api.tool_name, catalog.tool_descriptions.get(api.tool_name, api.tool_description))
             system = system_prompt(list(seen.items()), tools)
+            extra_apis = getattr(self.suite, "extra_apis", None)  # callable though not in the prompt (yet)
+            if extra_apis is not None:
+                apis.update({name: catalog[name] for name in extra_apis(task)})
+            suffix = getattr(self.suite, "system_prompt_suffix", None)
+            if suffix is not None:
+                system += suffix(task)
             observation = render_observation(system, task.query)
             if len(observation) > self.observation_space.max_length:
                 raise ValueError(
@@ -334,9 +364,16 @@ class ToolUseEnv(gym.Env[str, Any]):
         if return_type == "give_up_and_restart":
             return Status.GIVE_UP, "", "chose to give up and restart", RewardComponents(0.0, 0.0, UNSOLVED)
         solved = float(self.suite.judge.judge_finish(task, self._state.judge_state, call))
+        turn_end = getattr(self.suite, "turn_end", None)
+        next_turn = turn_end(task, self._state.judge_state) if turn_end is not None else None
+        if next_turn is not None:  # the answer ended a turn, not the episode: an intermediate step
+            message, con = next_turn
+            return Status.OK, "", NextTurn(message), RewardComponents(1.0, con)
         return Status.FINAL_ANSWER, "", "successfully giving the final answer.", RewardComponents(0.0, 0.0, solved)
 
     def _render_response(self, error: str, response: Any) -> str:
+        if isinstance(response, NextTurn):
+            return f"User: {response.text}"
         try:
             text = json.dumps({"error": error, "response": response})
         except (TypeError, ValueError):

@@ -74,6 +74,14 @@ class Suite(Protocol):
         """A stable hash of the task-relevant state (see `EnvInfos.state_key`)."""
         ...
 
-    # Optional hooks, looked up with getattr:
+    # Optional hooks, looked up with getattr (suites extend the engine through these, never its private methods):
     #   task_catalog(task) -> Catalog            per-task APIs when names clash across tasks
     #   admissible_calls(task, state, history)   candidate calls for discrete-action adapters
+    #   extra_apis(task) -> names                callable functions absent from the prompt (revealed later)
+    #   visible_tools(task, state) -> names      extra function schemas shown now (before Finish in `tools`)
+    #   system_prompt_suffix(task) -> str        text appended to the engine's system prompt
+    #   turn_end(task, state) -> (message, con)  after a give_answer Finish: None ends the episode; else the
+    #                                            answer ended a turn (SC = 1, Con = con) and `message` is the
+    #                                            user's next turn, shown as ``User: <message>``
+    #   step_info(task, state, record, terminated) -> dict | None
+    #                                            extra step info keys (`record`: the step's `StepRecord`)

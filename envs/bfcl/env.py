@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, NamedTuple, SupportsFloat
+from typing import Any
 
-from steptool_envs.bfcl.suite import BFCLEpisode, load_bfcl
-from steptool_gym.actions import ToolCall
+from steptool_envs.bfcl.suite import load_bfcl
 from steptool_gym.env import ToolUseEnv
-from steptool_gym.rewards import RewardComponents
-from steptool_gym.status import Status
-from steptool_gym.suite import Task
 
 __all__ = ["BFCLMultiTurnEnv"]
-
-
-class _NextTurn(NamedTuple):
-    """The response of a ``Finish`` that ends a turn: the next user message, shown verbatim."""
-
-    text: str
 
 
 class BFCLMultiTurnEnv(ToolUseEnv):
@@ -78,59 +67,3 @@ class BFCLMultiTurnEnv(ToolUseEnv):
                  **kwargs: Any) -> None:
         super().__init__(load_bfcl(category), max_steps=max_steps, max_observation_length=max_observation_length,
                          **kwargs)
-
-    @property
-    def tools(self) -> list[dict[str, Any]]:
-        """The function schemas available now (held-out ones once revealed), Finish last."""
-        tools = super().tools
-        episode: BFCLEpisode = self.judge_state
-        revealed = [n for t, names in self.task.gold.holdout.items() if t <= episode.turn for n in names]
-        return tools[:-1] + [self.suite.catalog.schema(n) for n in revealed] + tools[-1:]
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        """The conversation as chat messages; a turn-ending ``Finish`` is the assistant's reply to the user."""
-        out = super().messages
-        for i, rec in enumerate(self.history):
-            if rec.call is not None and rec.call.is_finish and rec.status == Status.OK:
-                answer = rec.call.arguments.get("final_answer", "")
-                out[2 + 2 * i] = {"role": "assistant", "content": answer if isinstance(answer, str) else ""}
-                out[3 + 2 * i] = {"role": "user", "content": rec.observation.removeprefix("User: ")}
-        return out
-
-    def step(self, action: Any) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
-        checked = len(self.judge_state.checks) if self.judge_state is not None else 0
-        observation, reward, terminated, truncated, info = super().step(action)
-        episode: BFCLEpisode = self.judge_state
-        info["turn"] = episode.turn
-        if len(episode.checks) > checked:
-            info["turn_check"] = dict(episode.checks[-1])
-            if not terminated:
-                info["gold_call"] = episode.checks[-1]["valid"]
-        return observation, reward, terminated, truncated, info
-
-    def _prepare(self, index: int) -> Any:
-        # Held-out functions are absent from the prompt (task.api_names) but must still dispatch once revealed.
-        prepared = self._prepared.get(index)
-        if prepared is None:
-            prepared = super()._prepare(index)
-            holdout = [n for names in self.suite.tasks[index].gold.holdout.values() for n in names]
-            if holdout:
-                apis = {**prepared.apis, **{n: self.suite.catalog[n] for n in holdout}}
-                prepared = self._prepared[index] = dataclasses.replace(prepared, apis=apis)
-        return prepared
-
-    def _finish(self, task: Task, call: ToolCall) -> tuple[Status, str, Any, RewardComponents]:
-        status, error, response, components = super()._finish(task, call)
-        episode: BFCLEpisode = self.judge_state
-        if status == Status.FINAL_ANSWER and not episode.finished:
-            # A turn end is an intermediate step: the action worked (SC = 1) and contributes fully when BFCL's
-            # check of the turn passed.
-            con = 5.0 if episode.checks[-1]["valid"] else 0.0
-            return Status.OK, "", _NextTurn(task.metadata["turns"][episode.turn]), RewardComponents(1.0, con)
-        return status, error, response, components
-
-    def _render_response(self, error: str, response: Any) -> str:
-        if isinstance(response, _NextTurn):
-            return f"User: {response.text}"
-        return super()._render_response(error, response)

@@ -311,6 +311,32 @@ class BFCLSuite:
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         return load_bfcl, (self.category,)
 
+    # ------------------------------------------------------------------ engine hooks (see `steptool_gym.suite`)
+    def extra_apis(self, task: Task) -> list[str]:
+        """Held-out functions (miss_func) are absent from the prompt but dispatch once revealed."""
+        return [n for names in task.gold.holdout.values() for n in names]
+
+    def visible_tools(self, task: Task, state: BFCLEpisode) -> list[str]:
+        """The held-out functions revealed up to the current turn."""
+        return [n for t, names in task.gold.holdout.items() if t <= state.turn for n in names]
+
+    def turn_end(self, task: Task, state: BFCLEpisode) -> tuple[str, float] | None:
+        """A Finish before the last turn ends the turn: Con = 5 when BFCL's check of it passed; the next user
+        message follows."""
+        if state.finished:
+            return None
+        return task.metadata["turns"][state.turn], 5.0 if state.checks[-1]["valid"] else 0.0
+
+    def step_info(self, task: Task, state: BFCLEpisode, record: Any, terminated: bool) -> dict[str, Any]:
+        """``turn``; after a step that ended a turn, ``turn_check`` (and ``gold_call``: whether it passed)."""
+        info: dict[str, Any] = {"turn": state.turn}
+        call = record.call
+        if call is not None and call.is_finish and record.status in (Status.OK, Status.FINAL_ANSWER):
+            info["turn_check"] = dict(state.checks[-1])  # judge_finish checked the turn it ended
+            if not terminated:
+                info["gold_call"] = state.checks[-1]["valid"]
+        return info
+
     # -------------------------------------------------------------- loading
     def _load_tasks(self) -> list[Task]:
         questions = _read_jsonl(_latest(f"BFCL_v*_multi_turn_{self.category}.json"),

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from steptool_envs.tau2.suite import load_tau2
 from steptool_gym.env import ToolUseEnv
-from steptool_gym.prompts import render_observation
 
 __all__ = ["Tau2Env"]
-
-# τ²-bench's agent instruction (tau2/agent/llm_agent.py), minus the turn-taking rules that need a live user.
-_INSTRUCTION = (
-    "You are a customer service agent that helps the user according to the <policy> provided below. "
-    "Try to be helpful and always follow the policy."
-)
-
 
 class Tau2Env(ToolUseEnv):
     """τ²-bench customer service (airline or retail) against the domain database, scored on its end state.
@@ -68,23 +59,3 @@ class Tau2Env(ToolUseEnv):
                  max_observation_length: int = 16384, **kwargs: Any) -> None:
         super().__init__(load_tau2(domain, split), max_steps=max_steps,
                          max_observation_length=max_observation_length, **kwargs)
-
-    def step(self, action: Any) -> tuple[str, Any, bool, bool, dict[str, Any]]:
-        observation, reward, terminated, truncated, info = super().step(action)
-        if terminated and self.judge_state.checks:
-            info["tau2_checks"] = dict(self.judge_state.checks)
-        return observation, reward, terminated, truncated, info
-
-    def _prepare(self, index: int) -> Any:
-        # The domain policy is far longer than a tool description may be, so it follows the engine's prompt.
-        prepared = self._prepared.get(index)
-        if prepared is None:
-            prepared = super()._prepare(index)
-            system = f"{prepared.system}\n\n<instructions>{_INSTRUCTION}</instructions>\n<policy>\n" \
-                     f"{self.suite.policy}\n</policy>"
-            observation = render_observation(system, self.suite.tasks[index].query)
-            if len(observation) > self.observation_space.max_length:
-                raise ValueError(f"Task {self.suite.tasks[index].task_id!r}: prompt of {len(observation)} characters "
-                                 f"exceeds max_prompt_length={self.observation_space.max_length}")
-            prepared = self._prepared[index] = dataclasses.replace(prepared, system=system, observation=observation)
-        return prepared

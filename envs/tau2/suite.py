@@ -63,6 +63,12 @@ def _tau2(domain: str) -> tuple[Any, Any]:
     return environment, message
 
 
+# τ²-bench's agent instruction (tau2/agent/llm_agent.py), minus the turn-taking rules that need a live user.
+_INSTRUCTION = (
+    "You are a customer service agent that helps the user according to the <policy> provided below. "
+    "Try to be helpful and always follow the policy."
+)
+
 class World:
     """One episode's database, copy-on-write: it shares the suite's pristine database until the first write.
 
@@ -222,6 +228,14 @@ class Tau2Suite:
 
     def __reduce__(self) -> tuple[Any, tuple[str, str]]:
         return load_tau2, (self.domain, self.split)
+
+    def system_prompt_suffix(self, task: Task) -> str:
+        """Engine hook: the domain policy is far longer than a tool description may be, so it follows the prompt."""
+        return f"\n\n<instructions>{_INSTRUCTION}</instructions>\n<policy>\n{self.policy}\n</policy>"
+
+    def step_info(self, task: Task, state: Tau2Episode, record: Any, terminated: bool) -> dict[str, Any] | None:
+        """Engine hook: τ²'s checks (``tau2_checks``) at the end of an episode."""
+        return {"tau2_checks": dict(state.checks)} if terminated and state.checks else None
 
     def _task(self, task: Any, names: tuple[str, ...], splits: Mapping[str, set[str]]) -> Task:
         where = f"τ² {self.domain} task {task.id!r}"
