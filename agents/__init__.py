@@ -1,13 +1,16 @@
-"""StepTool-Gym LLM agents (import name ``steptool_agents``): models, rollouts and step-grained PPO.
+"""StepTool-Gym LLM agents (import name ``steptool_agents``): models, rollouts, step-grained PPO and baselines.
 
 Modules (import what you need; torch and transformers load only with the modules that use them):
 
-* `config` — typed run configuration (TOML/JSON/YAML presets in ``configs/``);
-* `models` — tiny/SmolLM2/HF causal LMs, LoRA `Policy` with a value head, reference = adapter disabled;
-* `prompts`, `tokenization` — prompt formats and token-in/token-out trajectories with action masks;
-* `rollout` — batched generation over a Gymnasium vector env;
-* `advantages`, `ppo` — step-grained GAE and its ablations, the PPO/GRPO trainer;
-* `sft`, `offline` — oracle demonstrations, SFT/RFT, the official StepTool data formats;
-* `checkpoint`, `metrics`, `train`, `cli`, `quickstart` — runs, resumable checkpoints, logs, entry points;
-* `toy` — a two-call suite for fast tests.
+* `registry` — the algorithms and their traits (no torch); `config` — typed run configuration (TOML/JSON/YAML
+  presets in ``configs/``);
+* `trainer` — `run_training` and the one run loop; `warmstart` — the base model and its SFT warm start;
+  `evaluate` — held-out evaluation; `cli`, `quickstart`, `search_agent` — entry points;
+* `policy` — tiny/SmolLM2/HF causal LMs, LoRA `Policy` with a value head (`Policy.token_logprobs`), prompt
+  formats, token-in/token-out trajectories;
+* `rollout` — batched generation and the `Collector` over Gymnasium vector envs, oracle demos, offline data;
+* `algorithms` — `base` (the templates), `returns` (estimators), one file per algorithm;
+* `runtime` — data-parallel processes, checkpoints, atomic writes, metric logs.
+
+The toy suite of the tests is `steptool_envs.toy`.
 """

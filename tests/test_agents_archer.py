@@ -23,7 +23,6 @@ from steptool_agents.algorithms.archer import (  # noqa: E402
     token_advantages,
     utterance_advantages,
 )
-from steptool_agents.algorithms.base import forward_logprobs  # noqa: E402
 from steptool_agents.cli import train_main  # noqa: E402
 from steptool_agents.config import TrainConfig  # noqa: E402
 from steptool_agents.policy.models import build_tiny_model, load_policy, save_base_model, train_bpe_tokenizer  # noqa: E402
@@ -169,8 +168,8 @@ def test_actor_step_follows_the_advantage_sign(trainer) -> None:
 
     def step_logps() -> list[float]:
         with torch.no_grad():
-            logp, _, _ = forward_logprobs(trainer.policy, batch.input_ids, batch.attention_mask, batch.position_ids,
-                                          batch.pred_action_mask)
+            logp, _, _ = trainer.policy.token_logprobs(
+                batch.input_ids, batch.attention_mask, batch.position_ids, batch.pred_action_mask)
         return [float(logp[0][batch.pred_step_index[0] == s].sum()) for s in (0, 1)]
 
     before = step_logps()

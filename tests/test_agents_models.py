@@ -11,7 +11,6 @@ pytest.importorskip("peft")
 
 from transformers import PreTrainedModel  # noqa: E402
 
-from steptool_agents.algorithms.base import forward_logprobs  # noqa: E402
 from steptool_agents.config import ModelConfig  # noqa: E402
 from steptool_agents.policy.models import (  # noqa: E402
     Policy,
@@ -81,10 +80,10 @@ def test_reference_is_adapter_disabled_without_a_second_copy(base_dir) -> None:
     models_before = sum(isinstance(o, PreTrainedModel) for o in gc.get_objects())
     params_before = sum(p.numel() for p in policy.parameters())
     with torch.no_grad():
-        logp, _, _ = forward_logprobs(policy, ids, torch.ones_like(ids), pos)
+        logp, _, _ = policy.token_logprobs(ids, torch.ones_like(ids), pos)
         with policy.reference():
-            ref, _, _ = forward_logprobs(policy, ids, torch.ones_like(ids), pos)
-        again, _, _ = forward_logprobs(policy, ids, torch.ones_like(ids), pos)
+            ref, _, _ = policy.token_logprobs(ids, torch.ones_like(ids), pos)
+        again, _, _ = policy.token_logprobs(ids, torch.ones_like(ids), pos)
     gc.collect()
     assert sum(isinstance(o, PreTrainedModel) for o in gc.get_objects()) == models_before
     assert sum(p.numel() for p in policy.parameters()) == params_before
@@ -96,7 +95,7 @@ def test_reference_is_adapter_disabled_without_a_second_copy(base_dir) -> None:
     assert torch.allclose(ref, plain, atol=1e-5)  # ...equal to the base model
     mask = torch.tensor([[0, 1, 1, 0, 1]], dtype=torch.bool)
     with torch.no_grad():
-        masked, _, ent = forward_logprobs(policy, ids, torch.ones_like(ids), pos, mask)
+        masked, _, ent = policy.token_logprobs(ids, torch.ones_like(ids), pos, mask)
     assert torch.allclose(masked[mask], logp[mask]) and (masked[~mask] == 0).all() and (ent[~mask] == 0).all()
 
 

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
-from steptool_agents.algorithms.base import Algorithm, episode_stats, forward_logprobs, kl_estimate
+from steptool_agents.algorithms.base import Algorithm, episode_stats, kl_estimate
 from steptool_agents.algorithms.returns import masked_mean, step_positions
 from steptool_agents.config import TrainConfig
 from steptool_agents.policy.models import Policy
@@ -273,8 +273,8 @@ class ArCHer(Algorithm):
                 mask = batch.pred_action_mask
                 adv = token_advantages(step_adv[row0:row0 + len(trajs)], mask, batch.pred_step_index)
                 row0 += len(trajs)
-                logp, _, _ = forward_logprobs(self.policy, batch.input_ids, batch.attention_mask, batch.position_ids,
-                                              mask)
+                logp, _, _ = self.policy.token_logprobs(
+                    batch.input_ids, batch.attention_mask, batch.position_ids, mask)
                 loss = -(adv * logp).sum() / n_steps  # ArCHer: mean over utterances of A_t · log π(a_t | s_t)
                 loss.backward()
                 total += loss.item()

@@ -30,7 +30,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from steptool_agents import registry
 from steptool_agents.algorithms.returns import broadcast_steps, masked_mean, masked_var
@@ -43,7 +42,7 @@ from steptool_agents.rollout.collect import Collector, Generator, HFGenerator, r
 from steptool_agents.runtime import distributed
 
 __all__ = ["AdaptiveKL", "Algorithm", "CriticFreeAlgorithm", "OnPolicyAlgorithm", "RolloutBatch", "build_algorithm",
-           "episode_stats", "forward_logprobs", "kl_estimate"]
+           "episode_stats", "kl_estimate"]
 
 
 class RolloutBatch(NamedTuple):
@@ -65,24 +64,6 @@ class RolloutBatch(NamedTuple):
 
     def to(self, device: torch.device) -> RolloutBatch:
         return RolloutBatch(*(t.to(device) for t in self))
-
-
-def forward_logprobs(policy: Policy, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                     position_ids: torch.Tensor, mask: torch.Tensor | None = None,
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-prediction log-probs of the next token, values of the state before it, and entropies: [B, L-1].
-
-    Log-probs and entropies are computed only where `mask` ([B, L-1], default: everywhere) is set; elsewhere 0.
-    """
-    hidden, values = policy(input_ids, attention_mask, position_ids)
-    hidden = hidden[:, :-1]
-    sel = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device) if mask is None else mask.bool()
-    logp_all = F.log_softmax(policy.lm_head(hidden[sel]).float(), dim=-1)
-    logp = torch.zeros(hidden.shape[:2], dtype=logp_all.dtype, device=hidden.device)
-    entropy = torch.zeros_like(logp)
-    logp[sel] = logp_all.gather(-1, input_ids[:, 1:][sel].unsqueeze(-1)).squeeze(-1)
-    entropy[sel] = -(logp_all.exp() * logp_all).sum(-1)
-    return logp, values[:, :-1], entropy
 
 
 def kl_estimate(logp: torch.Tensor, ref_logp: torch.Tensor, estimator: str) -> torch.Tensor:
@@ -254,9 +235,9 @@ class OnPolicyAlgorithm(Algorithm):
             sl = slice(start, start + mb)
             args = tuple(t[sl].to(device) for t in (batch.input_ids, batch.attention_mask, batch.position_ids,
                                                     batch.pred_action_mask))
-            logp, value, _ = forward_logprobs(self.policy, *args)
+            logp, value, _ = self.policy.token_logprobs(*args)
             with self.policy.reference():
-                ref, _, _ = forward_logprobs(self.policy, *args)
+                ref, _, _ = self.policy.token_logprobs(*args)
             logps.append(logp.cpu())
             values.append(value.cpu())
             refs.append(ref.cpu())
@@ -349,8 +330,8 @@ class OnPolicyAlgorithm(Algorithm):
         The returned statistics are shares too: summed over micro-batches and ranks they are minibatch means.
         """
         p = self.cfg.ppo
-        logp, values, entropy = forward_logprobs(self.policy, mb.input_ids, mb.attention_mask, mb.position_ids,
-                                                 mb.action_mask)
+        logp, values, entropy = self.policy.token_logprobs(mb.input_ids, mb.attention_mask, mb.position_ids,
+                                                           mb.action_mask)
         mask = mb.action_mask
         log_ratio = (logp - mb.old_logprobs) * mask
         ratio = log_ratio.exp()

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from steptool_agents.algorithms.base import Algorithm, episode_stats, forward_logprobs
+from steptool_agents.algorithms.base import Algorithm, episode_stats
 from steptool_agents.config import TrainConfig
 from steptool_agents.policy.models import Policy
 from steptool_agents.policy.prompts import PromptFormat
@@ -92,7 +92,7 @@ def action_logprob_sums(policy: Policy, trajs: Sequence[Trajectory], pad_id: int
     """
     batch = collate(trajs, pad_id, "right", max_tokens)
     mask = batch.pred_action_mask
-    logp, _, _ = forward_logprobs(policy, batch.input_ids, batch.attention_mask, batch.position_ids, mask)
+    logp, _, _ = policy.token_logprobs(batch.input_ids, batch.attention_mask, batch.position_ids, mask)
     return logp.sum(-1), mask.sum(-1).float()
 
 

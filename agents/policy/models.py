@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -183,6 +184,23 @@ class Policy(nn.Module):
     @property
     def lm_head(self) -> nn.Module:
         return self.model.get_base_model().get_output_embeddings()
+
+    def token_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+                       mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-prediction log-probs of the next token, values of the state before it, and entropies: [B, L-1].
+
+        Log-probs and entropies are computed only where `mask` ([B, L-1], default: everywhere) is set; elsewhere
+        0. The one place the agents turn hidden states into log-probs: scoring, every loss and DPO read it.
+        """
+        hidden, values = self(input_ids, attention_mask, position_ids)
+        hidden = hidden[:, :-1]
+        sel = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device) if mask is None else mask.bool()
+        logp_all = F.log_softmax(self.lm_head(hidden[sel]).float(), dim=-1)
+        logp = torch.zeros(hidden.shape[:2], dtype=logp_all.dtype, device=hidden.device)
+        entropy = torch.zeros_like(logp)
+        logp[sel] = logp_all.gather(-1, input_ids[:, 1:][sel].unsqueeze(-1)).squeeze(-1)
+        entropy[sel] = -(logp_all.exp() * logp_all).sum(-1)
+        return logp, values[:, :-1], entropy
 
     @contextlib.contextmanager
     def reference(self) -> Iterator[None]:
