@@ -41,11 +41,15 @@ def main() -> None:
     from steptool_agents.trainer import run_training
     from steptool_envs.toy import register_toy_env
 
-    cfg = TrainConfig.from_dict({"algo": "rloo", "env_id": register_toy_env(), "max_steps": 3, "eval_split": "test",
-                                 "model": {"hidden_size": 64, "num_layers": 2, "num_heads": 2,
-                                           "intermediate_size": 128, "vocab_size": 400, "lora_r": 4},
-                                 "rollout": {"num_envs": 4, "episodes_per_update": 8},
-                                 "grpo": {"group_size": 4}, "ppo": {"updates": args.updates}})
+    # The tiny setup of tests/test_golden_traces.py: an SFT warm start on oracle demos, so some episodes score.
+    cfg = TrainConfig.from_dict({
+        "algo": "rloo", "env_id": register_toy_env(), "max_steps": 3, "eval_split": "test", "eval_episodes": 8,
+        "threads": 1, "model": {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128,
+                                "vocab_size": 400, "tokenizer_episodes": 8, "max_context_tokens": 448,
+                                "max_prompt_tokens": 40, "lora_r": 4},
+        "sft": {"episodes": 32, "epochs": 40, "batch_size": 4, "learning_rate": 1e-2},
+        "rollout": {"num_envs": 4, "episodes_per_update": 8, "max_new_tokens": 96},
+        "grpo": {"group_size": 4}, "ppo": {"updates": args.updates, "minibatch_size": 4, "learning_rate": 1e-2}})
     print(run_training(cfg, args.out))
 
 
