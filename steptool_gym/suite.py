@@ -77,3 +77,6 @@ class Suite(Protocol):
     # Optional hooks, looked up with getattr:
     #   task_catalog(task) -> Catalog            per-task APIs when names clash across tasks
     #   admissible_calls(task, state, history)   candidate calls for discrete-action adapters
+    #   floor_caller(task) -> (name, arguments) -> response
+    #                                            the suite's tool functions called directly, without the engine,
+    #                                            judge or state key: the floor of `steptool_gym.bench`

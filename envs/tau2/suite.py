@@ -17,13 +17,14 @@ from __future__ import annotations
 import ast
 import contextlib
 import copy
+import enum
 import functools
 import hashlib
 import importlib
 import json
 import operator
 import pickle
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
@@ -78,9 +79,31 @@ class _Gone:
 GONE = _Gone()
 
 
+_IMMUTABLE = (str, int, float, bool, type(None), enum.Enum)
+
+
 def _copy_record(value: Any) -> Any:
-    """A deep copy of a database record; pickle is about three times faster than `copy.deepcopy` on pydantic."""
-    return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # noqa: S301 - a round trip in-process
+    """A deep copy of a database record (pydantic models, dicts, lists, tuples and scalars; anything else via
+    `copy.deepcopy`): field by field, without validation, ~2× faster than a pickle round trip and ~3× faster
+    than `copy.deepcopy` on τ²'s records."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy_record(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy_record(v) for v in value]
+    if isinstance(value, _IMMUTABLE):
+        return value
+    if kind is tuple:
+        return tuple(_copy_record(v) for v in value)
+    if hasattr(value, "__pydantic_fields_set__") and hasattr(value, "__dict__"):  # a pydantic model
+        other = object.__new__(kind)
+        setattr_ = object.__setattr__
+        setattr_(other, "__dict__", {k: _copy_record(v) for k, v in value.__dict__.items()})
+        setattr_(other, "__pydantic_fields_set__", set(value.__pydantic_fields_set__))
+        setattr_(other, "__pydantic_extra__", _copy_record(value.__pydantic_extra__))
+        setattr_(other, "__pydantic_private__", _copy_record(value.__pydantic_private__))
+        return other
+    return copy.deepcopy(value)
 
 
 def _dump_json(value: Any) -> str:
@@ -439,8 +462,8 @@ class Tau2Suite:
     def run_tool(self, db: Any, name: str, arguments: Mapping[str, Any]) -> Any:
         """Run one tool on `db` (arguments copied, so the caller's objects never enter the database)."""
         if name == "calculate":  # τ²'s own calculate evals its input; this one walks the syntax tree instead
-            return calculate(**copy.deepcopy(dict(arguments)))
-        return self.toolkit(db).use_tool(name, **copy.deepcopy(dict(arguments)))
+            return calculate(**_copy_record(dict(arguments)))
+        return self.toolkit(db).use_tool(name, **_copy_record(dict(arguments)))
 
     def tool_call(self, name: str, arguments: Mapping[str, Any]) -> Any:
         """A τ² tool-call message for `Action.compare_with_tool_call`."""
@@ -463,6 +486,26 @@ class Tau2Suite:
     def gold_db_hash(self, task: Task) -> str:
         """τ²'s hash of the gold replay's database (the episode check compares records: `World.same_database`)."""
         return self.gold_world(task).db_hash()
+
+    def floor_caller(self, task: Task) -> Callable[[str, Mapping[str, Any]], Any]:
+        """τ²'s toolkit called directly on a plain database, as τ²'s environment does (``use_tool`` then
+        ``to_json_str``; a raising tool gives ``Error: ...``): `steptool_gym.bench`'s floor. One scratch database
+        serves every task (copying the airline database per episode would cost ~0.2 s), so later episodes may
+        meet earlier ones' writes; their failures are cheaper, which only raises the floor."""
+        db = self.__dict__.get("_floor_db")
+        if db is None:
+            db = self._floor_db = _copy_record(self.db)
+        toolkit, to_json_str = self.toolkit(db), self.to_json_str
+
+        def call(name: str, arguments: Mapping[str, Any]) -> Any:
+            try:
+                if name == "calculate":
+                    return calculate(**arguments)
+                return to_json_str(toolkit.use_tool(name, **arguments))
+            except Exception as exc:  # noqa: BLE001 - as τ²'s environment
+                return f"Error: {exc}"
+
+        return call
 
     def oracle_action(self, task: Task, state: Tau2Episode) -> ToolCall | None:
         for done, action in zip(state.matched, task.gold.actions, strict=True):
