@@ -255,12 +255,14 @@ def vector_throughput(env_id: str, num_envs: int, vectorizer: str = "sync", *, m
         plans = [book(str(t)) for t in info["task_id"]]
         position = [0] * num_envs
         autoreset = [False] * num_envs
-        elapsed, calls, transitions, episodes = 0.0, 0, 0, 0
+        elapsed, cpu, calls, transitions, episodes = 0.0, 0.0, 0, 0, 0
         while elapsed < min_seconds:
             actions = tuple(plan[k] if k < len(plan) else _GIVE_UP for plan, k in zip(plans, position, strict=True))
-            t0 = time.perf_counter()
+            c0, t0 = _clocks()
             _, _, terminated, truncated, info = vec.step(actions)
-            elapsed += time.perf_counter() - t0
+            c1, t1 = _clocks()
+            elapsed += t1 - t0
+            cpu += c1 - c0
             calls += 1
             for i in range(num_envs):
                 if autoreset[i]:  # this step reset sub-env i; its info holds the new task
@@ -280,6 +282,8 @@ def vector_throughput(env_id: str, num_envs: int, vectorizer: str = "sync", *, m
         "steps": transitions,
         "episodes": episodes,
         "steps_per_s": transitions / elapsed,
+        # This process's CPU only: for "sync" every sub-env's; for "async" the workers' CPU is not counted.
+        "steps_per_cpu_s": transitions / max(cpu, 1e-9),
         "vector_steps_per_s": calls / elapsed,
         "startup_s": startup_s,
         "main_rss_mb": _proc_status_mb("self", "VmRSS"),
