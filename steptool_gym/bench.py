@@ -77,6 +77,9 @@ def _floor_pass(env: ToolUseEnv, episodes: list[tuple[int, list[str]]]) -> tuple
     a tool call runs directly and its response is rendered as JSON; no engine, judge, reward or state key."""
     suite, tasks = env.suite, env.suite.tasks
     floor_caller = suite.floor_caller  # type: ignore[attr-defined]
+    floor_reset = getattr(suite, "floor_reset", None)
+    if floor_reset is not None:  # a stateful suite's fresh scratch state for this pass, off the clock
+        floor_reset()
     steps = 0
     cpu, wall = _clocks()
     for index, actions in episodes:

@@ -80,3 +80,4 @@ class Suite(Protocol):
     #   floor_caller(task) -> (name, arguments) -> response
     #                                            the suite's tool functions called directly, without the engine,
     #                                            judge or state key: the floor of `steptool_gym.bench`
+    #   floor_reset()                            fresh scratch state for floor_caller between benchmark passes

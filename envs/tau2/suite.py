@@ -515,15 +515,18 @@ class Tau2Suite:
 
     def floor_caller(self, task: Task) -> Callable[[str, Mapping[str, Any]], Any]:
         """τ²'s toolkit called directly on a plain database, as τ²'s environment does (``use_tool`` then
-        ``to_json_str``; a raising tool gives ``Error: ...``): `steptool_gym.bench`'s floor. One scratch database
-        serves every task (copying the airline database per episode would cost ~0.2 s), so later episodes may
-        meet earlier ones' writes; their failures are cheaper, which only raises the floor."""
+        ``to_json_str``; a raising tool gives ``Error: ...``): `steptool_gym.bench`'s floor. Episodes of one
+        benchmark pass share a scratch database (a fresh one per episode would cost ~0.2 s each), which
+        `floor_reset` renews between passes."""
         db = self.__dict__.get("_floor_db")
         if db is None:
-            db = self._floor_db = _copy_record(self.db)
-        toolkit, to_json_str = self.toolkit(db), self.to_json_str
+            self.floor_reset()
+            db = self._floor_db
+        toolkit, to_json_str, read_only = self.toolkit(db), self.to_json_str, self.read_only
 
         def call(name: str, arguments: Mapping[str, Any]) -> Any:
+            if not read_only.get(name, True):
+                self._floor_dirty = True
             try:
                 if name == "calculate":
                     return calculate(**arguments)
@@ -532,6 +535,13 @@ class Tau2Suite:
                 return f"Error: {exc}"
 
         return call
+
+    def floor_reset(self) -> None:
+        """A pristine scratch database for `floor_caller` (called between benchmark passes, off the clock):
+        writes accumulated over many passes would change what the tools do and cost."""
+        if self.__dict__.get("_floor_dirty", True):
+            self._floor_db = _copy_record(self.db)
+            self._floor_dirty = False
 
     def oracle_action(self, task: Task, state: Tau2Episode) -> ToolCall | None:
         for done, action in zip(state.matched, task.gold.actions, strict=True):
