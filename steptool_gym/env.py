@@ -99,7 +99,8 @@ class ToolUseEnv(gym.Env[str, Any]):
     ``max_steps=12``, ``max_observation_length=1024``, ``reward_mode="step"``, ``alpha=1.0``, ``reward_fn=None``,
     ``infos=None``, ``strict_arguments=True``, ``render_mode=None`` (``"ansi"`` or ``"human"``).
     Reset options: ``{"task_id": str}`` or ``{"task_index": int}`` pick the task; otherwise it is drawn from
-    the env's seeded generator.
+    the env's seeded generator. ``reset(seed=s)`` reseeds the env's PCG64 generator in place with exactly the
+    stream of the generator Gymnasium would create for ``s`` (``np_random`` keeps its identity).
 
     ## Version History
     * v0: initial release; ``state_key`` is in every reset and step info by default (it was opt-in).
