@@ -1,10 +1,14 @@
-"""Environment throughput: single-process replay, Sync/Async vector-env scaling, action-parsing cost.
+"""Environment throughput: every suite next to its own floor, Sync/Async vector-env scaling, action parsing.
 
     python benchmarks/env_throughput.py [--env ID ...] [--vector-env ID ...] [--num-envs 1 2 4]
-                                        [--sections single vector parse] [--note TEXT] [--profile] [--json]
+                                        [--sections single vector parse] [--seconds S] [--repeats N]
+                                        [--note TEXT] [--profile] [--json]
 
-* single: oracle-action replay (`ToolCall` values) with rewards in one unwrapped env: steps/s, resets/s, peak
-  RSS. The bar for StepTool-ToolBench-v0 is >= 20,000 steps/s on a 2-core machine.
+* single (`steptool_gym.bench.env_throughput`), one env per suite by default: the oracle's actions as ReAct
+  text with seeded resets, with rewards and the default infos, in one unwrapped env: steps per CPU-second and per
+  wall-second; the suite's floor on the same actions (each action parsed and its tool function called directly,
+  `Suite.floor_caller`) in the same rounds, and env/floor ratios; medians of `--repeats` rounds (3). Also
+  resets/s (seeded), the state key's share of a step, snapshot/restore ms and peak RSS.
 * vector: `gymnasium.vector.SyncVectorEnv` vs `AsyncVectorEnv` (``shared_memory=False``: text observations)
   with 1, 2, 4 copies of one env per suite, driven by the oracle's actions as ReAct text, autoresets included:
   sub-env steps/s, start-up time, main-process RSS and the workers' summed peak RSS.
@@ -32,8 +36,8 @@ from steptool_gym.bench import VECTORIZERS, action_parse_cost, env_throughput, r
 from steptool_gym.errors import DataError, MissingExtraError
 
 RESULTS = Path(__file__).parent / "results" / "env_throughput.json"
-DEFAULT_IDS = ("StepTool-ToolBench-v0", "StepTool-ToolBench-G1-v0", "StepTool-ToolBench-G2-v0",
-               "StepTool-ToolBench-G3-v0")
+DEFAULT_IDS = ("StepTool-ToolBench-v0", "StepTool-StableToolBench-v0", "StepTool-BFCL-MultiTurn-v0",
+               "StepTool-Tau2-Airline-v0", "StepTool-Tau2-Retail-v0")  # one per suite (τ²: both domains)
 VECTOR_IDS = ("StepTool-ToolBench-v0", "StepTool-StableToolBench-v0", "StepTool-BFCL-MultiTurn-v0",
               "StepTool-Tau2-Airline-v0", "StepTool-Tau2-Retail-v0")  # one per suite
 SECTIONS = ("single", "vector", "parse")
@@ -67,9 +71,14 @@ def _available(ids: list[str] | tuple[str, ...], skipped: dict[str, str]) -> lis
 
 def _print_tables(report: dict[str, Any]) -> None:
     if report.get("results"):
-        print(f"{'env':<28}{'steps/s':>12}{'resets/s':>12}{'peak MB':>10}")
+        print(f"{'env':<30}{'steps/CPU-s':>12}{'steps/s':>10}{'floor/CPU-s':>12}{'ratio':>7}{'resets/s':>10}"
+              f"{'key %':>7}{'snap ms':>8}{'rest ms':>8}{'MB':>7}")
         for r in report["results"]:
-            print(f"{r['env']:<28}{r['steps_per_s']:>12,.0f}{r['resets_per_s']:>12,.0f}{r['peak_rss_mb']:>10.1f}")
+            floor, ratio = r.get("floor_steps_per_cpu_s"), r.get("floor_ratio_cpu")
+            print(f"{r['env']:<30}{r['steps_per_cpu_s']:>12,.0f}{r['steps_per_s']:>10,.0f}"
+                  f"{(f'{floor:,.0f}' if floor else '-'):>12}{(f'{ratio:.2f}' if ratio else '-'):>7}"
+                  f"{r['resets_per_s']:>10,.0f}{100 * r['state_key_share']:>7.0f}{r['snapshot_ms']:>8.2f}"
+                  f"{r['restore_ms']:>8.2f}{r['peak_rss_mb']:>7.0f}")
     if report.get("vector_scaling"):
         print(f"\n{'env':<30}{'vector':<7}{'N':>3}{'steps/s':>10}{'vs N=1':>8}{'start s':>9}{'main MB':>9}"
               f"{'workers MB':>11}")
@@ -96,7 +105,8 @@ def main() -> None:
                         "one env per suite")
     parser.add_argument("--num-envs", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
-    parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per measurement")
+    parser.add_argument("--seconds", type=float, default=3.0, help="timed (CPU) seconds per measurement")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds per single-process env (medians)")
     parser.add_argument("--note", default="", help="recorded with the machine, e.g. 'shared with 4 other jobs'")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--json", action="store_true")
@@ -106,7 +116,8 @@ def main() -> None:
     report: dict[str, Any] = {"machine": machine, "versions": package_versions(),
                               "measured_on": {section: machine for section in args.sections}}
     if "single" in args.sections:
-        report["results"] = [env_throughput(env_id, min_seconds=args.seconds) for env_id in (args.env or DEFAULT_IDS)]
+        report["results"] = [env_throughput(env_id, min_seconds=args.seconds, repeats=args.repeats)
+                             for env_id in _available(args.env or DEFAULT_IDS, skipped)]
     if "vector" in args.sections:
         report["vector_scaling"] = [
             vector_throughput(env_id, n, vectorizer, min_seconds=args.seconds)

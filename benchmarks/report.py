@@ -132,11 +132,23 @@ def section_env(results: Path) -> str:
     data = _load(results, "env_throughput.json")
     if not data or not data.get("results"):
         return _not_run("python benchmarks/env_throughput.py")
-    rows = [(r["env"], r["steps_per_s"], r["resets_per_s"], r["mean_episode_steps"], r["peak_rss_mb"])
-            for r in data["results"]]
-    return (_measured(data, "single") + "Oracle-action replay with rewards, one unwrapped env, one process "
-            "(bar: 20,000 steps/s for StepTool-ToolBench-v0).\n\n"
-            + md_table(("env", "steps/s", "resets/s", "steps/episode", "peak RSS MB"), rows))
+    if "steps_per_cpu_s" not in data["results"][0]:  # a file written before the floors were measured
+        rows = [(r["env"], r["steps_per_s"], r["resets_per_s"], r["mean_episode_steps"], r["peak_rss_mb"])
+                for r in data["results"]]
+        return (_measured(data, "single") + "Oracle-action replay with rewards, one unwrapped env, one process.\n\n"
+                + md_table(("env", "steps/s", "resets/s", "steps/episode", "peak RSS MB"), rows))
+    rows = [(r["env"], r["steps_per_cpu_s"], r["steps_per_s"], r.get("floor_steps_per_cpu_s"),
+             f"{r['floor_ratio_cpu']:.2f}" if r.get("floor_ratio_cpu") else None, r["resets_per_s"],
+             f"{100 * r['state_key_share']:.0f}%", r["snapshot_ms"], r["restore_ms"], r["mean_episode_steps"],
+             r["peak_rss_mb"]) for r in data["results"]]
+    repeats = data["results"][0].get("repeats", 1)
+    return (_measured(data, "single") + "The oracle's actions as ReAct text with seeded resets, rewards and default "
+            "infos, one unwrapped env per suite, one process. The floor is the suite's tool functions called "
+            "directly on the same actions (each action parsed, the tool run, its response rendered as JSON; no "
+            "engine, judge or state key), timed in the same rounds; ratio = env / floor in CPU time. Medians of "
+            f"{repeats} rounds; \"key\" is the default `state_key` info's share of a step.\n\n"
+            + md_table(("env", "steps/CPU-s", "steps/wall-s", "floor steps/CPU-s", "ratio", "resets/s", "key",
+                        "snapshot ms", "restore ms", "steps/episode", "peak RSS MB"), rows))
 
 
 def section_vector(results: Path) -> str:
@@ -145,18 +157,23 @@ def section_vector(results: Path) -> str:
         return _not_run("python benchmarks/env_throughput.py --sections vector")
     rows_in = data["vector_scaling"]
     base = {(r["env"], r["vectorizer"]): r["steps_per_s"] for r in rows_in if r["num_envs"] == 1}
+    single = {r["env"]: r.get("steps_per_cpu_s") for r in data.get("results", [])}
     rows = []
     for r in rows_in:
         ref = base.get((r["env"], r["vectorizer"]))
+        one = single.get(r["env"]) if r["vectorizer"] == "sync" else None
         rows.append((r["env"], r["vectorizer"], r["num_envs"], r["steps_per_s"],
-                     f"{r['steps_per_s'] / ref:.2f}x" if ref else None, r["startup_s"], r["main_rss_mb"],
-                     r["workers_peak_rss_mb"]))
+                     f"{r['steps_per_s'] / ref:.2f}x" if ref else None,
+                     f"{r['steps_per_cpu_s'] / one:.2f}" if one and r.get("steps_per_cpu_s") else None,
+                     r["startup_s"], r["main_rss_mb"], r["workers_peak_rss_mb"]))
     skipped = "".join(f"- skipped {k}: {v}\n" for k, v in data.get("skipped", {}).items())
     return (_measured(data, "vector")
             + "`gymnasium.vector.SyncVectorEnv` vs `AsyncVectorEnv` (`shared_memory=False`), oracle actions sent as "
               "ReAct text, autoresets included; steps/s counts sub-env transitions.\n\n"
-            + md_table(("env", "vector", "N", "steps/s", "vs N=1", "start-up s", "main RSS MB", "workers peak MB"),
-                       rows) + ("\n" + skipped if skipped else ""))
+            + "\"per sub-env vs single\" (sync only): the vector env's sub-env steps per CPU-second over the "
+              "single-process figure above.\n\n"
+            + md_table(("env", "vector", "N", "steps/s", "vs N=1", "per sub-env vs single", "start-up s",
+                        "main RSS MB", "workers peak MB"), rows) + ("\n" + skipped if skipped else ""))
 
 
 def section_parse(results: Path) -> str:

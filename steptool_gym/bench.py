@@ -1,6 +1,9 @@
 """Environment throughput: replay recorded oracle actions and time steps and resets.
 
-* `env_throughput`: one env in this process (steps/s, resets/s, peak RSS).
+* `env_throughput`: one env in this process, oracle actions as ReAct text with seeded resets: steps per
+  CPU-second and per wall-second next to the suite's floor (its tool functions called directly on the same
+  actions, `Suite.floor_caller`) measured in the same run, the ratio to it, resets/s, the state key's share
+  of a step, snapshot/restore cost and peak RSS.
 * `vector_throughput`: `gymnasium.vector.SyncVectorEnv` or `AsyncVectorEnv` with N copies, driven with the
   oracle's actions as ReAct text (what an LLM sends), autoresets included.
 * `action_parse_cost`: microseconds per `parse_action` call for each accepted action form.
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import json
 import resource
+import statistics
 import sys
 import time
 from functools import partial
@@ -19,8 +23,10 @@ import gymnasium as gym
 
 from steptool_gym.actions import FINISH, ToolCall, parse_action
 from steptool_gym.env import ToolUseEnv
+from steptool_gym.infos import EnvInfos
 
-__all__ = ["VECTORIZERS", "action_parse_cost", "env_throughput", "record_oracle_actions", "vector_throughput"]
+__all__ = ["VECTORIZERS", "action_parse_cost", "env_throughput", "floor_ratio", "record_oracle_actions",
+           "vector_throughput"]
 
 VECTORIZERS = ("sync", "async")
 _GIVE_UP = ToolCall(FINISH, {"return_type": "give_up_and_restart"}).to_react()
@@ -49,39 +55,152 @@ def _peak_rss_mb() -> float:
     return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
 
 
-def env_throughput(env_id: str, *, tasks: int = 200, min_seconds: float = 2.0, **kwargs: Any) -> dict[str, Any]:
-    """Steps/s (oracle-action replay with rewards), resets/s and peak RSS for `env_id`."""
+def _clocks() -> tuple[float, float]:
+    return time.process_time(), time.perf_counter()
+
+
+def _env_pass(env: ToolUseEnv, episodes: list[tuple[int, list[str]]], seed: int) -> tuple[int, float, float]:
+    """One replay of `episodes` (ReAct text, seeded resets): (steps, CPU seconds, wall seconds)."""
+    steps = 0
+    cpu, wall = _clocks()
+    for k, (index, actions) in enumerate(episodes):
+        env.reset(seed=seed + k, options={"task_index": index})
+        for action in actions:
+            env.step(action)
+        steps += len(actions)
+    cpu2, wall2 = _clocks()
+    return steps, cpu2 - cpu, wall2 - wall
+
+
+def _floor_pass(env: ToolUseEnv, episodes: list[tuple[int, list[str]]]) -> tuple[int, float, float]:
+    """The same actions through the suite's tool functions alone (`Suite.floor_caller`): each action is parsed,
+    a tool call runs directly and its response is rendered as JSON; no engine, judge, reward or state key."""
+    suite, tasks = env.suite, env.suite.tasks
+    floor_caller = suite.floor_caller  # type: ignore[attr-defined]
+    floor_reset = getattr(suite, "floor_reset", None)
+    if floor_reset is not None:  # a stateful suite's fresh scratch state for this pass, off the clock
+        floor_reset()
+    steps = 0
+    cpu, wall = _clocks()
+    for index, actions in episodes:
+        call_tool = floor_caller(tasks[index])
+        for action in actions:
+            call = parse_action(action)
+            if not call.is_finish:
+                json.dumps({"error": "", "response": call_tool(call.name, call.arguments)}, default=str)
+        steps += len(actions)
+    cpu2, wall2 = _clocks()
+    return steps, cpu2 - cpu, wall2 - wall
+
+
+def _timed(run: Any, min_seconds: float) -> tuple[float, float]:
+    """Steps per CPU-second and per wall-second of `run()` repeated for at least `min_seconds` of CPU time."""
+    steps, cpu, wall = 0, 0.0, 0.0
+    while cpu < min_seconds or steps == 0:
+        n, c, w = run()
+        steps, cpu, wall = steps + n, cpu + c, wall + w
+    return steps / max(cpu, 1e-9), steps / max(wall, 1e-9)
+
+
+def floor_ratio(env_id: str, *, tasks: int = 20, min_seconds: float = 0.2, repeats: int = 3,
+                **kwargs: Any) -> float:
+    """The env's steps per CPU-second over its suite's floor's (`env_throughput`'s ``floor_ratio_cpu``), on the
+    oracle's actions of the first `tasks` tasks: median of `repeats` paired rounds. CPU time and a ratio measured
+    in one run keep this usable on a loaded machine (the regression tests compare it with the benchmark's)."""
     env = gym.make(env_id, disable_env_checker=True, **kwargs).unwrapped
     assert isinstance(env, ToolUseEnv)
-    episodes = record_oracle_actions(env, tasks)
+    episodes = [(index, [a.to_react() for a in actions]) for index, actions in record_oracle_actions(env, tasks)]
+    _env_pass(env, episodes, 0)
+    _floor_pass(env, episodes)
+    ratios = []
+    for r in range(repeats):
+        cpu = _timed(partial(_env_pass, env, episodes, 1000 * r), min_seconds)[0]
+        ratios.append(cpu / _timed(partial(_floor_pass, env, episodes), min_seconds)[0])
+    return statistics.median(ratios)
+
+
+def _snapshot_cost(env: ToolUseEnv, episodes: list[tuple[int, list[str]]], limit: int = 20) -> tuple[float, float]:
+    """Median milliseconds of `snapshot()` and `restore()` halfway through each of the first `limit` episodes."""
+    snaps, restores = [], []
+    for index, actions in episodes[:limit]:
+        env.reset(options={"task_index": index})
+        for action in actions[:max(1, len(actions) // 2)]:
+            env.step(action)
+        t0 = time.perf_counter()
+        snap = env.snapshot()
+        t1 = time.perf_counter()
+        env.restore(snap)
+        t2 = time.perf_counter()
+        snaps.append((t1 - t0) * 1e3)
+        restores.append((t2 - t1) * 1e3)
+    return statistics.median(snaps), statistics.median(restores)
+
+
+def env_throughput(env_id: str, *, tasks: int = 200, min_seconds: float = 2.0, repeats: int = 3,
+                   **kwargs: Any) -> dict[str, Any]:
+    """Steps per CPU-second and per wall-second of `env_id` replaying the oracle's actions as ReAct text with
+    seeded resets, next to the suite's floor on the same actions, measured in the same run.
+
+    The floor (`Suite.floor_caller`) parses each action and calls the suite's tool functions directly: what
+    the tools alone cost. Each of `repeats` rounds times the env and then the floor for `min_seconds` CPU-seconds
+    each (alternating, so both meet the same machine load); rates and ratios are medians over the rounds.
+    ``state_key_share`` is the share of a step spent on the default ``state_key`` info (the env without it,
+    timed in the same rounds); ``snapshot_ms``/``restore_ms`` are medians halfway through episodes.
+    Keys kept from earlier versions: ``steps_per_s`` (wall), ``resets_per_s``, ``mean_episode_steps``,
+    ``peak_rss_mb``.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1; got {repeats}")
+    env = gym.make(env_id, disable_env_checker=True, **kwargs).unwrapped
+    bare = gym.make(env_id, disable_env_checker=True, **{**kwargs, "infos": EnvInfos(state_key=False)}).unwrapped
+    assert isinstance(env, ToolUseEnv) and isinstance(bare, ToolUseEnv)
+    recorded = record_oracle_actions(env, tasks)
+    episodes = [(index, [a.to_react() for a in actions]) for index, actions in recorded]
     if not any(actions for _, actions in episodes):
         raise RuntimeError(f"{env_id}: the suite has no gold trajectories to replay")
-    steps = 0
-    start = time.perf_counter()
-    while True:
-        for index, actions in episodes:
-            env.reset(options={"task_index": index})
-            for action in actions:
-                env.step(action)
-            steps += len(actions)
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            break
-    resets = 0
-    start_r = time.perf_counter()
-    while time.perf_counter() - start_r < min_seconds / 2:
-        for index, _ in episodes:
-            env.reset(options={"task_index": index})
+    has_floor = callable(getattr(env.suite, "floor_caller", None))
+    _env_pass(env, episodes, 0)  # warm-up: per-task prompts and gold end states are built once per process
+    _env_pass(bare, episodes, 0)
+    if has_floor:
+        _floor_pass(env, episodes)  # and the floor's own one-off set-up (τ²: its scratch database)
+    rounds: dict[str, list[float]] = {k: [] for k in ("cpu", "wall", "bare_cpu", "floor_cpu", "floor_wall")}
+    for r in range(repeats):
+        cpu, wall = _timed(partial(_env_pass, env, episodes, 1000 * r), min_seconds)
+        rounds["cpu"].append(cpu)
+        rounds["wall"].append(wall)
+        rounds["bare_cpu"].append(_timed(partial(_env_pass, bare, episodes, 1000 * r), min_seconds / 2)[0])
+        if has_floor:
+            floor_cpu, floor_wall = _timed(partial(_floor_pass, env, episodes), min_seconds)
+            rounds["floor_cpu"].append(floor_cpu)
+            rounds["floor_wall"].append(floor_wall)
+    resets, start = 0, time.process_time()
+    while time.process_time() - start < min_seconds / 4:
+        for k, (index, _) in enumerate(episodes):
+            env.reset(seed=k, options={"task_index": index})
         resets += len(episodes)
-    reset_elapsed = time.perf_counter() - start_r
-    return {
+    resets_per_s = resets / (time.process_time() - start)
+    snapshot_ms, restore_ms = _snapshot_cost(env, episodes)
+    median = statistics.median
+    out: dict[str, Any] = {
         "env": env_id,
-        "steps": steps,
-        "steps_per_s": steps / elapsed,
-        "resets_per_s": resets / reset_elapsed,
+        "repeats": repeats,
+        "steps_per_cpu_s": median(rounds["cpu"]),
+        "steps_per_s": median(rounds["wall"]),
+        "resets_per_s": resets_per_s,
+        "state_key_share": max(0.0, median(1 - b / c for b, c in zip(rounds["cpu"], rounds["bare_cpu"]))),
+        "snapshot_ms": snapshot_ms,
+        "restore_ms": restore_ms,
         "mean_episode_steps": sum(len(a) for _, a in episodes) / len(episodes),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
     }
+    if has_floor:
+        out |= {
+            "floor_steps_per_cpu_s": median(rounds["floor_cpu"]),
+            "floor_steps_per_s": median(rounds["floor_wall"]),
+            "floor_ratio_cpu": median(e / f for e, f in zip(rounds["cpu"], rounds["floor_cpu"])),
+            "floor_ratio_wall": median(e / f for e, f in zip(rounds["wall"], rounds["floor_wall"])),
+        }
+    return out
 
 
 def _proc_status_mb(pid: int | str, field: str) -> float | None:
@@ -139,12 +258,14 @@ def vector_throughput(env_id: str, num_envs: int, vectorizer: str = "sync", *, m
         plans = [book(str(t)) for t in info["task_id"]]
         position = [0] * num_envs
         autoreset = [False] * num_envs
-        elapsed, calls, transitions, episodes = 0.0, 0, 0, 0
+        elapsed, cpu, calls, transitions, episodes = 0.0, 0.0, 0, 0, 0
         while elapsed < min_seconds:
             actions = tuple(plan[k] if k < len(plan) else _GIVE_UP for plan, k in zip(plans, position, strict=True))
-            t0 = time.perf_counter()
+            c0, t0 = _clocks()
             _, _, terminated, truncated, info = vec.step(actions)
-            elapsed += time.perf_counter() - t0
+            c1, t1 = _clocks()
+            elapsed += t1 - t0
+            cpu += c1 - c0
             calls += 1
             for i in range(num_envs):
                 if autoreset[i]:  # this step reset sub-env i; its info holds the new task
@@ -164,6 +285,8 @@ def vector_throughput(env_id: str, num_envs: int, vectorizer: str = "sync", *, m
         "steps": transitions,
         "episodes": episodes,
         "steps_per_s": transitions / elapsed,
+        # This process's CPU only: for "sync" every sub-env's; for "async" the workers' CPU is not counted.
+        "steps_per_cpu_s": transitions / max(cpu, 1e-9),
         "vector_steps_per_s": calls / elapsed,
         "startup_s": startup_s,
         "main_rss_mb": _proc_status_mb("self", "VmRSS"),

@@ -96,7 +96,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from steptool_gym.bench import env_throughput
 
     _make(args.env_id, _parse_kwargs(args.env_kwarg)).close()  # fail early with a clear message
-    result = env_throughput(args.env_id, tasks=args.tasks, min_seconds=args.seconds, **_parse_kwargs(args.env_kwarg))
+    result = env_throughput(args.env_id, tasks=args.tasks, min_seconds=args.seconds, repeats=args.repeats,
+                            **_parse_kwargs(args.env_kwarg))
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -173,10 +174,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="benchmarks")
     bench = p.add_subparsers(dest="what", required=True)
-    b = bench.add_parser("env", help="oracle-replay steps/s, resets/s and peak memory of one env")
+    b = bench.add_parser("env", help="oracle-replay steps per CPU-/wall-second of one env next to its suite's floor")
     b.add_argument("env_id")
     b.add_argument("--tasks", type=int, default=200)
-    b.add_argument("--seconds", type=float, default=3.0)
+    b.add_argument("--seconds", type=float, default=3.0, help="CPU seconds per measurement and round")
+    b.add_argument("--repeats", type=int, default=3, help="rounds (figures are medians)")
     b.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=_cmd_bench)

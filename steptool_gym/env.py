@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, SupportsFloat
 
 import gymnasium as gym
+import numpy as np
 
 from steptool_gym.actions import ActionError, ToolCall, parse_action
 from steptool_gym.admissible import default_admissible_calls
@@ -103,7 +105,8 @@ class ToolUseEnv(gym.Env[str, Any]):
     ``max_steps=12``, ``max_observation_length=1024``, ``reward_mode="step"``, ``alpha=1.0``, ``reward_fn=None``,
     ``infos=None``, ``strict_arguments=True``, ``render_mode=None`` (``"ansi"`` or ``"human"``).
     Reset options: ``{"task_id": str}`` or ``{"task_index": int}`` pick the task; otherwise it is drawn from
-    the env's seeded generator.
+    the env's seeded generator. ``reset(seed=s)`` reseeds the env's PCG64 generator in place with exactly the
+    stream of the generator Gymnasium would create for ``s`` (``np_random`` keeps its identity).
 
     ## Version History
     * v0: initial release; ``state_key`` is in every reset and step info by default (it was opt-in).
@@ -138,6 +141,8 @@ class ToolUseEnv(gym.Env[str, Any]):
         self.max_observation_length = int(max_observation_length)
         self.reward_config = RewardConfig(reward_mode, float(alpha), reward_fn)
         self.infos = EnvInfos.coerce(infos)
+        if self.infos == _DEFAULT_INFOS:  # the default is then told by identity on every step
+            self.infos = _DEFAULT_INFOS
         self.strict_arguments = strict_arguments
         self.render_mode = render_mode
         self._task_index = {t.task_id: i for i, t in enumerate(suite.tasks)}
@@ -203,6 +208,13 @@ class ToolUseEnv(gym.Env[str, Any]):
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        rng = self._np_random
+        if type(seed) is int and seed >= 0 and rng is not None and type(rng.bit_generator) is np.random.PCG64:
+            # The generator Gymnasium would build for this seed (PCG64 over SeedSequence(seed)), reseeded in place
+            # from a cached state: a seeded reset then costs ~2 µs instead of ~16 µs for a new generator.
+            rng.bit_generator.state = _pcg64_state(seed)
+            self._np_random_seed = seed
+            seed = None
         super().reset(seed=seed)
         index = self._choose_task(options or {})
         task = self.suite.tasks[index]
@@ -386,7 +398,7 @@ class ToolUseEnv(gym.Env[str, Any]):
         if wanted.state_key:  # on every step by default: skip the `task` property's reset check
             state = self._state
             info["state_key"] = self.suite.state_key(self.suite.tasks[state.task_index], state.judge_state)
-        if wanted == _DEFAULT_INFOS:
+        if wanted is _DEFAULT_INFOS or wanted == _DEFAULT_INFOS:
             return
         if wanted.messages:
             info["messages"] = self.messages
@@ -409,6 +421,12 @@ class ToolUseEnv(gym.Env[str, Any]):
 
 
 _DEFAULT_INFOS = EnvInfos()
+
+
+@functools.lru_cache(maxsize=4096)
+def _pcg64_state(seed: int) -> dict[str, Any]:
+    # Exactly the state of `gymnasium.utils.seeding.np_random(seed)`'s generator (bit_generator.state copies it in).
+    return np.random.PCG64(np.random.SeedSequence(seed)).state
 
 
 def _raw_text(action: Any) -> str:

@@ -85,3 +85,7 @@ class Suite(Protocol):
     #                                            user's next turn, shown as ``User: <message>``
     #   step_info(task, state, record, terminated) -> dict | None
     #                                            extra step info keys (`record`: the step's `StepRecord`)
+    #   floor_caller(task) -> (name, arguments) -> response
+    #                                            the suite's tool functions called directly, without the engine,
+    #                                            judge or state key: the floor of `steptool_gym.bench`
+    #   floor_reset()                            fresh scratch state for floor_caller between benchmark passes

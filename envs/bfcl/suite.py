@@ -22,7 +22,7 @@ import hashlib
 import importlib
 import inspect
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,6 +186,8 @@ class BFCLEpisode:
     matched: list[bool] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)
     finished: bool = False
+    # Canonical JSON of each simulator's public state, for `state_key`; dropped when a call reaches it.
+    digests: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def solved(self) -> bool:
@@ -204,6 +206,7 @@ class BFCLBackend:
             return None
         instance = episode.instances[api.tool_name]  # a task offers only its involved classes' functions
         episode.turn_calls += 1
+        episode.digests.pop(api.tool_name, None)  # this simulator may change now (even when the call fails)
         try:
             # Simulators keep references to argument lists (e.g. a tweet's tags); a copy keeps the caller's
             # objects out of the world, as BFCL's eval of a call string does.
@@ -226,7 +229,7 @@ class BFCLJudge:
 
     def start(self, task: Task) -> BFCLEpisode:
         gold: BFCLGold = task.gold
-        episode = BFCLEpisode(self.suite.fresh_instances(gold))
+        episode = BFCLEpisode(self.suite.fresh_instances(gold), digests=dict(self.suite.initial_digests(task)))
         self._enter_turn(task, episode)
         return episode
 
@@ -307,6 +310,7 @@ class BFCLSuite:
         self.backend = BFCLBackend()
         self.judge = BFCLJudge(self)
         self._gold_traces: dict[str, tuple[_TurnGold, ...]] = {}
+        self._initial_digests: dict[str, dict[str, str]] = {}
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         return load_bfcl, (self.category,)
@@ -396,6 +400,15 @@ class BFCLSuite:
             instances[name] = instance
         return instances
 
+    def initial_digests(self, task: Task) -> Mapping[str, str]:
+        """`state_key`'s canonical JSON of each simulator as `fresh_instances` builds it (once per task)."""
+        digests = self._initial_digests.get(task.task_id)
+        if digests is None:
+            instances = self.fresh_instances(task.gold)
+            digests = {name: _state_json(inst) for name, inst in instances.items()}
+            self._initial_digests[task.task_id] = digests
+        return digests
+
     def call_key(self, name: str, arguments: Mapping[str, Any]) -> str:
         """A call with defaults applied, as canonical JSON; calls that do not fit the signature get a unique key."""
         signature = self._signatures.get(name)
@@ -428,6 +441,19 @@ class BFCLSuite:
             trace = self._gold_traces[task.task_id] = tuple(turns)
         return trace
 
+    def floor_caller(self, task: Task) -> Callable[[str, Mapping[str, Any]], Any]:
+        """Fresh simulators whose methods are called directly (no engine, judge, argument copy or state key):
+        `steptool_gym.bench`'s floor. Failing calls return BFCL's error text, as its executor records it."""
+        instances, owner = self.fresh_instances(task.gold), self._owner
+
+        def call(name: str, arguments: Mapping[str, Any]) -> Any:
+            try:
+                return bfcl_result_text(getattr(instances[owner[name]], name)(**arguments))
+            except Exception as exc:  # noqa: BLE001 - as BFCL's executor
+                return f"Error during execution: {exc}"
+
+        return call
+
     # -------------------------------------------------------------- oracle and state key
     def oracle_action(self, task: Task, state: BFCLEpisode) -> ToolCall | None:
         if state.finished:
@@ -438,11 +464,29 @@ class BFCLSuite:
         return ToolCall(FINISH, {"return_type": "give_answer", "final_answer": "Done."}, "the turn is complete")
 
     def state_key(self, task: Task, state: BFCLEpisode) -> str:
-        world = {name: _canonical(inst) for name, inst in sorted(state.instances.items())}
+        """Hash of the task, turn progress, the simulators' public state and the file system's directory.
+
+        The hashed text is ``json.dumps({"task", "turn", "matched", "called", "failed", "world", "cwd"},
+        sort_keys=True)``; each simulator's part of ``world`` is cached in the episode until a call reaches that
+        simulator, so a step re-dumps at most the one simulator it called."""
+        digests = state.digests
+        world = []
+        for name in sorted(state.instances):
+            text = digests.get(name)
+            if text is None:
+                text = digests[name] = _state_json(state.instances[name])
+            world.append(f"{json.dumps(name)}: {text}")
         cwd = [_path(inst) for inst in state.instances.values() if hasattr(inst, "_current_dir")]
-        key = {"task": task.task_id, "turn": state.turn, "matched": state.matched, "called": state.turn_calls > 0,
-               "failed": not state.solved, "world": world, "cwd": cwd}
-        return hashlib.blake2b(json.dumps(key, sort_keys=True, default=repr).encode(), digest_size=16).hexdigest()
+        head = json.dumps({"called": state.turn_calls > 0, "cwd": cwd, "failed": not state.solved,
+                           "matched": state.matched, "task": task.task_id, "turn": state.turn},
+                          sort_keys=True, default=repr)
+        text = f"{head[:-1]}, \"world\": {{{', '.join(world)}}}}}"
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _state_json(instance: Any) -> str:
+    """A simulator's public state as `state_key` hashes it."""
+    return json.dumps(_canonical(instance), sort_keys=True, default=repr)
 
 
 def _path(file_system: Any) -> str:

@@ -29,12 +29,18 @@ failure (timeout, HTTP error, malformed arguments) falls back to the rule judge 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+try:  # a maintained C++ implementation (the `stb` extra); the pure-Python one below gives the same values
+    from rapidfuzz.distance import LCSseq as _LCSseq
+except ImportError:  # pragma: no cover - exercised where rapidfuzz is absent
+    _LCSseq = None
 
 from steptool_envs.stabletoolbench.backends import chat_completions_url, post_json
 from steptool_gym.actions import ToolCall
@@ -106,7 +112,15 @@ class EpisodeLog:
 
 
 def lcs_length(a: str, b: str) -> int:
-    """Length of the longest common subsequence (bit-parallel, Allison–Dix/Hyyrö)."""
+    """Length of the longest common subsequence of two strings (code points): rapidfuzz's ``LCSseq`` when
+    installed, else `lcs_length_py`; both give the same value."""
+    if _LCSseq is not None:
+        return int(_LCSseq.similarity(a, b))
+    return lcs_length_py(a, b)
+
+
+def lcs_length_py(a: str, b: str) -> int:
+    """Length of the longest common subsequence (bit-parallel, Allison–Dix/Hyyrö) in pure Python."""
     if not a or not b:
         return 0
     masks: dict[str, int] = {}
@@ -144,8 +158,10 @@ def succeeded(error: str, response: Any, status: Status = Status.OK) -> bool:
     return not (text.startswith("Please") or any(m in text for m in _SC_MARKERS))
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def contribution(response: str, reference: str, graded: bool = False) -> float:
-    """StepTool's LCS contribution of `response` to `reference`, on the 0–5 scale."""
+    """StepTool's LCS contribution of `response` to `reference`, on the 0–5 scale (memoised: an agent meets
+    the same recorded responses again and again, and each pair costs an LCS)."""
     response = response[:_LCS_MAX_RESPONSE]
     if not response or not reference:
         return 0.0
@@ -161,15 +177,23 @@ def is_give_up_answer(answer: str) -> bool:
 
 def content_tokens(text: str) -> set[str]:
     """Lower-cased alphanumeric tokens of ≥ 3 characters (or digits), common function words removed."""
-    return {t for t in _TOKEN.findall(text.lower()) if (len(t) >= 3 or t.isdigit()) and t not in _STOPWORDS}
+    return set(_content_tokens(text))
 
 
+@functools.lru_cache(maxsize=1 << 12)
+def _content_tokens(text: str) -> frozenset[str]:
+    return frozenset({t for t in _TOKEN.findall(text.lower())
+                      if (len(t) >= 3 or t.isdigit()) and t not in _STOPWORDS})
+
+
+@functools.lru_cache(maxsize=1 << 12)
 def rule_is_solved(return_type: str, answer: str, any_success: bool, query: str) -> float:
-    """StepTool-style IsSolved from the Finish call, the query and whether any call succeeded (module doc)."""
+    """StepTool-style IsSolved from the Finish call, the query and whether any call succeeded (module doc;
+    memoised, as replayed answers repeat)."""
     if return_type != "give_answer" or is_give_up_answer(answer):
         return UNSOLVED
-    tokens = content_tokens(answer)
-    if len(tokens) < MIN_ANSWER_TOKENS or not tokens & content_tokens(query):
+    tokens = _content_tokens(answer)
+    if len(tokens) < MIN_ANSWER_TOKENS or not tokens & _content_tokens(query):
         return UNSOLVED
     return SOLVED if any_success else UNSURE
 

@@ -9,7 +9,7 @@ import functools
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,11 @@ class StableToolBenchSuite:
         """The catalog of `task`'s own api_list (see the class docstring)."""
         return self._task_catalogs[task.task_id]
 
+    def floor_caller(self, task: Task) -> Callable[[str, Mapping[str, Any]], Any]:
+        """The response cache looked up directly (no engine, judge or state key): `steptool_gym.bench`'s floor."""
+        catalog, cache = self._task_catalogs[task.task_id], self.cache
+        return lambda name, arguments: cache.call(catalog[name], arguments, None)
+
     def oracle_action(self, task: Task, state: EpisodeLog) -> ToolCall | None:
         """Replay the gold run's successful calls, then Finish with its answer; give up on tasks without one."""
         gold: StableToolBenchGold = task.gold
@@ -170,11 +175,17 @@ class StableToolBenchSuite:
 
         Sorted because nothing downstream depends on call order (the rule judge scores each call on its own
         response, the oracle counts calls), so the same calls in another order reach the same state."""
-        text = json.dumps([task.task_id, sorted(state.successful)], separators=(",", ":"), ensure_ascii=False)
-        return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=16).hexdigest()
+        return _state_key(task.task_id, tuple(sorted(state.successful)))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_load, (self._args,))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _state_key(task_id: str, calls: tuple[tuple[str, str], ...]) -> str:
+    # Every step reports a key and episodes revisit few states: the cache keeps JSON + hash off the step path.
+    text = json.dumps([task_id, calls], separators=(",", ":"), ensure_ascii=False)
+    return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=16).hexdigest()
 
 
 def _tool_descriptions(tools_dir: Path) -> dict[str, str]:

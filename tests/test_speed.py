@@ -1,0 +1,157 @@
+"""Speed regression guards (relative to each suite's floor measured in the same test) and the exactness of the
+fast paths: τ²'s per-record end-state check, BFCL's cached state key, StableToolBench's C LCS, seeded resets."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils import seeding
+
+import steptool_gym  # noqa: F401 - registers the envs
+from steptool_gym import ToolCall
+from steptool_gym.bench import floor_ratio
+from steptool_gym.errors import DataError, MissingExtraError
+
+# Median CPU-time ratio env / floor measured by benchmarks/env_throughput.py (benchmarks/results/
+# env_throughput.json, 2-core shared CPU). A test fails when a step gets 3× slower than that ratio allows.
+MEASURED_RATIO = {
+    "StepTool-ToolBench-v0": 0.35,
+    "StepTool-StableToolBench-v0": 0.49,
+    "StepTool-BFCL-MultiTurn-v0": 0.18,
+    "StepTool-Tau2-Retail-v0": 0.39,
+}
+SLOWDOWN = 3.0
+
+
+def _make_or_skip(env_id: str) -> None:
+    try:
+        gym.make(env_id, disable_env_checker=True).close()
+    except (MissingExtraError, DataError) as exc:
+        pytest.skip(f"{env_id}: {str(exc).splitlines()[0]}")
+
+
+@pytest.mark.parametrize("env_id", sorted(MEASURED_RATIO))
+def test_step_cost_stays_close_to_the_suite_floor(env_id: str) -> None:
+    _make_or_skip(env_id)
+    ratio = floor_ratio(env_id, tasks=10, min_seconds=0.1, repeats=3)
+    assert ratio >= MEASURED_RATIO[env_id] / SLOWDOWN, (
+        f"{env_id}: env/floor CPU ratio {ratio:.3f} < {MEASURED_RATIO[env_id]:.2f} / {SLOWDOWN}")
+
+
+# ------------------------------------------------------------------ exactness of the fast paths
+def test_seeded_reset_matches_gymnasiums_generator() -> None:
+    env = gym.make("StepTool-ToolBench-G1-v0").unwrapped
+    for seed in (0, 7, 7, 2**40):
+        env.reset(seed=seed)
+        expected, _ = seeding.np_random(seed)
+        expected.integers(len(env.suite.tasks))  # the draw of the task
+        assert env.np_random_seed == seed
+        assert np.array_equal(env.np_random.integers(1 << 30, size=8), expected.integers(1 << 30, size=8))
+    env.reset(seed=3)
+    first = env.task.task_id
+    env.reset()
+    env.reset(seed=3)
+    assert env.task.task_id == first
+    with pytest.raises(gym.error.Error):
+        env.reset(seed=-1)
+
+
+def test_stabletoolbench_lcs_is_exact_on_the_shared_records() -> None:
+    _make_or_skip("StepTool-StableToolBench-v0")
+    from steptool_envs.stabletoolbench.judges import (
+        _LCS_MAX_ANSWER,
+        _LCS_MAX_RESPONSE,
+        lcs_length,
+        lcs_length_py,
+        response_text,
+    )
+
+    env = gym.make("StepTool-StableToolBench-v0").unwrapped
+    suite = env.suite
+    pairs = []
+    for task in suite.tasks:
+        if not task.gold.answer:
+            continue
+        catalog = suite.task_catalog(task)
+        for name, arguments in task.gold.calls:
+            hit = suite.cache.call(catalog[name], arguments, None) if name in catalog else None
+            if hit is not None:
+                pairs.append((response_text(hit.response)[:_LCS_MAX_RESPONSE], task.gold.answer[:_LCS_MAX_ANSWER]))
+        if len(pairs) >= 300:
+            break
+    assert len(pairs) >= 100
+    assert [lcs_length(a, b) for a, b in pairs] == [lcs_length_py(a, b) for a, b in pairs]
+    assert lcs_length("", "abc") == lcs_length_py("", "abc") == 0
+    assert lcs_length("é😀x", "xé😀") == lcs_length_py("é😀x", "xé😀") == 2
+
+
+def test_bfcl_state_key_equals_a_full_dump() -> None:
+    _make_or_skip("StepTool-BFCL-MultiTurn-v0")
+    from steptool_envs.bfcl.suite import _canonical, _path
+
+    def full_dump_key(task, state) -> str:
+        world = {name: _canonical(inst) for name, inst in sorted(state.instances.items())}
+        cwd = [_path(inst) for inst in state.instances.values() if hasattr(inst, "_current_dir")]
+        key = {"task": task.task_id, "turn": state.turn, "matched": state.matched, "called": state.turn_calls > 0,
+               "failed": not state.solved, "world": world, "cwd": cwd}
+        return hashlib.blake2b(json.dumps(key, sort_keys=True, default=repr).encode(), digest_size=16).hexdigest()
+
+    env = gym.make("StepTool-BFCL-MultiTurn-v0").unwrapped
+    for index in (0, 3, 57):
+        for _ in range(2):  # the second episode starts from the cached initial digests
+            _, info = env.reset(options={"task_index": index})
+            assert info["state_key"] == full_dump_key(env.task, env.judge_state)
+            done = False
+            while not done:
+                _, _, terminated, truncated, info = env.step(env.oracle_action())
+                assert info["state_key"] == full_dump_key(env.task, env.judge_state)
+                done = terminated or truncated
+        snap = env.snapshot()
+        env.restore(snap)
+        assert env.state_key() == full_dump_key(env.task, env.judge_state)
+
+
+def _check_tau2_record_comparison(domain: str, tasks: int) -> None:
+    _make_or_skip(f"StepTool-Tau2-{domain.title()}-v0")
+    from steptool_envs.tau2 import Tau2Env
+
+    env = Tau2Env(domain)
+    suite = env.suite
+    agreed = {True: 0, False: 0}
+    writing = [i for i, t in enumerate(suite.tasks) if any(not suite.read_only[a.name] for a in t.gold.actions)]
+    for index in writing[:: max(1, len(writing) // tasks)][:tasks]:
+        task = suite.tasks[index]
+        gold = suite.gold_world(task)
+        writes = [a for a in task.gold.actions if not suite.read_only[a.name]]
+        for skip in [None, *writes[-1:]]:  # the gold run, then one without its last write
+            env.reset(options={"task_index": index})
+            for action in task.gold.actions:
+                if action is not skip:
+                    env.step(ToolCall(action.name, dict(action.arguments)))
+            world = env.judge_state.world
+            same = world.same_database(gold)
+            assert same == (world.db_hash() == gold.db_hash()), (task.task_id, skip)
+            agreed[same] += 1
+            # A pickled or deep-copied world holds the same database.
+            clone = env.snapshot()["state"].judge_state.world
+            assert clone.db.get_hash() == world.db.get_hash() and clone.same_database(world)
+    assert agreed[True] > 0 and agreed[False] > 0
+    assert suite.db.get_hash() == suite.db_hash  # nothing wrote into the pristine database
+
+
+# Each check hashes whole databases the τ² way (~0.1 s each on airline): a few tasks here, all in the slow test.
+@pytest.mark.parametrize("domain", ["retail", "airline"])
+def test_tau2_record_comparison_agrees_with_taus_database_hash(domain: str) -> None:
+    pytest.importorskip("tau2")
+    _check_tau2_record_comparison(domain, tasks=3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("domain", ["retail", "airline"])
+def test_tau2_record_comparison_agrees_on_every_writing_task(domain: str) -> None:
+    pytest.importorskip("tau2")
+    _check_tau2_record_comparison(domain, tasks=1000)
