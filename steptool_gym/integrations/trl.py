@@ -51,6 +51,7 @@ REWARDS = ("return", "final", "solved")
 DEFAULT_INSTRUCTION = ("Solve the task below with the functions listed after it: call them with call_function, "
                        "then give the answer with finish (or give_up).")
 _ENDED = "The task has ended; no more calls are accepted."
+_TOOLBENCH_PREFIX = "The description of this function is:"
 
 
 def _describe(tools: list[dict[str, Any]]) -> str:
@@ -63,8 +64,11 @@ def _describe(tools: list[dict[str, Any]]) -> str:
         params = fn.get("parameters", {})
         required = set(params.get("required", []))
         args = [p if p in required else f"{p}?" for p in params.get("properties", {})]
-        desc = (fn.get("description") or "").strip().splitlines()
-        lines.append(f"- {fn['name']}({', '.join(args)}): {desc[0][:160] if desc else ''}")
+        desc = (fn.get("description") or "").strip()
+        if _TOOLBENCH_PREFIX in desc:  # ToolBench's 'This is the subfunction for tool ... is: "<what it does>"'
+            desc = desc.split(_TOOLBENCH_PREFIX, 1)[1].strip().strip('"')
+        first = desc.splitlines()[0] if desc else ""
+        lines.append(f"- {fn['name']}({', '.join(args)}): {first[:160]}")
     return "\n".join(lines)
 
 
