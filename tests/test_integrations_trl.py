@@ -123,10 +123,9 @@ def test_grpo_trainer_plays_the_env(tmp_path, one_thread):
     args = GRPOConfig(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=2, num_generations=2,
                       max_completion_length=256, max_tool_calling_iterations=4, learning_rate=1e-4,
                       logging_steps=1, report_to="none", use_cpu=True, bf16=False, temperature=0.7, seed=0,
-                      save_strategy="no", disable_tqdm=True)
+                      save_strategy="no", disable_tqdm=True, reward_weights=[0.0, 0.0, 0.0])
     trainer = GRPOTrainer(model, args=args, train_dataset=dataset, processing_class=tokenizer,
                           environment_factory=env_cls, reward_funcs=[solved, episode_return, final_step_reward])
-    trainer.args.reward_weights = None
     trainer.train()
     assert trainer.state.global_step == 2
 
@@ -140,6 +139,10 @@ def test_grpo_trainer_plays_the_env(tmp_path, one_thread):
         expected = [float(gym_env.step(action)[1]) for action in env.actions]
         assert env.step_rewards == pytest.approx(expected)
         assert env.get_reward() == pytest.approx(sum(expected))
+    column = f"rewards/{env_cls.__name__}/mean"
+    for row in trainer.state.log_history:  # the optimised reward is the env's get_reward(); the others weigh 0
+        if column in row:
+            assert row["reward"] == pytest.approx(row[column])
     logged = {key for row in trainer.state.log_history for key in row}
     assert f"rewards/{env_cls.__name__}/mean" in logged and "rewards/episode_return/mean" in logged
     assert any(row.get("tools/call_frequency", 0) > 0 for row in trainer.state.log_history)

@@ -46,6 +46,7 @@ from openenv.core.env_server.types import (  # noqa: E402
     State,
 )
 from pydantic import Field  # noqa: E402
+from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
 __all__ = [
     "ServeConfig",
@@ -222,6 +223,11 @@ class _Guard:
                     await send({"type": "websocket.close", "code": 1008})
                     return None
                 return await _reply(send, 401, "missing or wrong bearer token (Authorization: Bearer <token>)")
+        if kind == "websocket":
+            try:
+                return await self.app(scope, receive, send)
+            except WebSocketDisconnect:  # openenv-core closes sockets the client already closed: not an error
+                return None
         if kind == "http":
             length = headers.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_request_bytes:
