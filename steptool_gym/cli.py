@@ -1,4 +1,5 @@
-"""The ``steptool`` command line: ``envs``, ``play``, ``bench``, and (with the agents extra) ``train``/``eval``."""
+"""The ``steptool`` command line: ``envs``, ``play``, ``bench``, ``serve`` (openenv extra), and (with the agents
+extra) ``train``/``eval``."""
 
 from __future__ import annotations
 
@@ -155,6 +156,30 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    """``steptool serve ENV_ID``: an OpenEnv-compatible server (steptool_gym.integrations.openenv_server)."""
+    import os
+
+    try:
+        from steptool_gym.integrations.openenv_server import ServeConfig, serve
+    except ImportError as exc:
+        raise SystemExit(f"steptool serve: {exc}") from None
+    if args.env_id not in _env_ids() and ":" not in args.env_id:
+        raise SystemExit(f"steptool: unknown env {args.env_id!r}; run 'steptool envs' for the list")
+    token = os.environ.get("STEPTOOL_SERVE_TOKEN") or None
+    try:
+        config = ServeConfig(args.env_id, host=args.host, port=args.port, max_sessions=args.max_sessions,
+                             idle_timeout_s=args.idle_timeout if args.idle_timeout > 0 else None, token=token,
+                             max_request_bytes=args.max_request_bytes, env_kwargs=_parse_kwargs(args.env_kwarg))
+        if config.host not in ("127.0.0.1", "localhost", "::1") and token is None:
+            print(f"steptool serve: warning: listening on {config.host} without a token "
+                  "(set STEPTOOL_SERVE_TOKEN)", file=sys.stderr)
+        serve(config, log_level=args.log_level)
+    except (ValueError, TypeError) as exc:
+        raise SystemExit(f"steptool serve: {str(exc).splitlines()[0]}") from None
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="steptool", description="StepTool-Gym: tool-use envs and step-grained RL")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -199,6 +224,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("serve", help="serve an env over OpenEnv's HTTP/WebSocket protocol (extra: openenv)")
+    p.add_argument("env_id")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-sessions", type=int, default=64, help="concurrent WebSocket sessions (one env each)")
+    p.add_argument("--idle-timeout", type=float, default=300.0, help="seconds before an idle session closes (0: never)")
+    p.add_argument("--max-request-bytes", type=int, default=1 << 20, help="largest HTTP body / WebSocket message")
+    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE")
+    p.epilog = "A bearer token is read from the STEPTOOL_SERVE_TOKEN environment variable (never from argv)."
+    p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("train", help="train an agent: LLM algorithms (agents extra) or sb3-* (sb3 extra)",
                        add_help=False)
