@@ -13,7 +13,6 @@ from typing import Any, Protocol
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from steptool_agents.archer import ArCHerTrainer
 from steptool_agents.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -21,6 +20,7 @@ from steptool_agents.config import TrainConfig
 from steptool_agents.eto import ETOTrainer
 from steptool_agents.metrics import MetricsLogger, plot_curves
 from steptool_agents.models import Policy
+from steptool_agents.progress import progress
 from steptool_agents.prompts import make_format
 
 __all__ = ["IterativeTrainer", "make_trainer", "run_iterative"]
@@ -64,17 +64,15 @@ def run_iterative(cfg: TrainConfig, policy: Policy, out: Path, resume: bool, con
         trainer.update = int(load_checkpoint(ckpt, policy, trainer.optimizer)["update"])
         trainer.load_extra_tensors(ckpt)
         console.print(f"resumed from {ckpt.name}")
-    logger = MetricsLogger(out, resume_from=trainer.update if ckpt is not None else None)
+    logger = MetricsLogger(out, resume_from=trainer.update if ckpt is not None else None, report_to=cfg.report_to)
     last: dict[str, float] = {}
     try:
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=console) as progress:
-            task = progress.add_task(cfg.algo, total=total, completed=trainer.update, info="")
+        with progress(console, cfg.algo, total, completed=trainer.update) as bar:
             while trainer.update < total:
                 last = trainer.step()
                 logger.log(trainer.update, last)
-                progress.update(task, advance=1, info=f"reward {last['mean_step_reward']:.3f}  "
-                                f"pass {last['pass_rate']:.2f}")
+                bar.update(completed=trainer.update, info=f"reward {last['mean_step_reward']:.3f}  "
+                           f"pass {last['pass_rate']:.2f}")
                 if trainer.update % cfg.checkpoint_every == 0 or trainer.update == total:
                     save_checkpoint(out, trainer.update, policy, trainer.optimizer, {}, trainer.extra_tensors())
         if logger.rows:

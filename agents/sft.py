@@ -8,7 +8,7 @@ token stream the policy later samples in. The loss is next-token cross-entropy o
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,8 +99,11 @@ def demo_trajectories(episodes: Sequence[OracleEpisode], fmt: PromptFormat, toke
 
 def sft_train(model: Any, trajs: Sequence[Trajectory], pad_id: int, *, epochs: int, lr: float, batch_size: int,
               max_tokens: int, seed: int = 0, params: Sequence[torch.nn.Parameter] | None = None,
-              log: Any = None) -> dict[str, float]:
-    """Cross-entropy on action tokens only; returns the last epoch's mean loss and throughput."""
+              log: Any = None, on_step: Callable[[int, float], None] | None = None) -> dict[str, float]:
+    """Cross-entropy on action tokens only; returns the last epoch's mean loss and throughput.
+
+    `log(epoch, mean_loss)` runs after each epoch, `on_step(step, loss)` after each optimiser step (1-based).
+    """
     params = list(params) if params is not None else [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     total_steps = epochs * ((len(trajs) + batch_size - 1) // batch_size)
@@ -128,6 +131,8 @@ def sft_train(model: Any, trajs: Sequence[Trajectory], pad_id: int, *, epochs: i
             sched.step()
             losses.append(loss.item())
             tokens += int(batch.attention_mask.sum())
+            if on_step is not None:
+                on_step(epoch * -(-len(trajs) // batch_size) + b // batch_size + 1, losses[-1])
         if log is not None:
             log(epoch, sum(losses) / len(losses))
     elapsed = time.perf_counter() - start

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from steptool_agents import distributed
+from steptool_agents.artifacts import model_source, save_adapter_dir
 from steptool_agents.atomic import save_dir_atomic, write_text_atomic
 from steptool_agents.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from steptool_agents.config import TrainConfig
@@ -46,7 +46,9 @@ from steptool_agents.models import (
 )
 from steptool_agents.offline import load_sft_json, load_step_grained_csv
 from steptool_agents.ppo import PPOTrainer, episode_stats
+from steptool_agents.progress import progress
 from steptool_agents.prompts import make_format
+from steptool_agents.reporting import Reporter
 from steptool_agents.rollout import HFGenerator, collect_episodes, make_vector_env
 from steptool_agents.sft import demo_trajectories, episode_texts, oracle_episodes, sft_train
 
@@ -110,7 +112,7 @@ def build_base_model(cfg: TrainConfig, out: Path, console: Console | None = None
     else:
         path = prepare_smollm2(_cache_dir()) if m.name == "smollm2" else Path(m.name)
         model, tokenizer = load_base_model(path)
-    meta: dict[str, Any] = {"source": m.name, "sft": None}
+    meta: dict[str, Any] = {"source": m.name, "sft": None, "config": cfg.to_dict()}  # the config: eval needs it
     if demos_needed:
         fmt = make_format(m.prompt_format, tokenizer)
         if cfg.sft_json:
@@ -123,16 +125,24 @@ def build_base_model(cfg: TrainConfig, out: Path, console: Console | None = None
 
         device = run_device(cfg)
         model.to(device)
-        if cfg.sft.full_finetune:
-            stats = sft_train(model, trajs, int(tokenizer.pad_token_id), epochs=cfg.sft.epochs,
-                              lr=cfg.sft.learning_rate, batch_size=cfg.sft.batch_size,
-                              max_tokens=m.max_context_tokens, seed=cfg.seed, log=log)
-        else:  # LoRA SFT, then merge so the SFT model becomes the frozen reference of later RL
-            policy = Policy(model, tokenizer, m).to(device)
-            stats = sft_train(policy.model, trajs, int(tokenizer.pad_token_id), epochs=cfg.sft.epochs,
-                              lr=cfg.sft.learning_rate, batch_size=cfg.sft.batch_size,
-                              max_tokens=m.max_context_tokens, seed=cfg.seed, log=log)
-            model = policy.model.merge_and_unload()
+        steps = cfg.sft.epochs * -(-len(trajs) // cfg.sft.batch_size)
+        reporter = Reporter(out, [r for r in cfg.report_to if r != "csv"])  # sft/loss per optimiser step
+        try:
+            with progress(console, "sft", steps) as bar:
+                def on_step(step: int, loss: float) -> None:
+                    bar.update(completed=step, info=f"loss {loss:.3f}")
+                    if step % 10 == 0 or step == steps:
+                        reporter.scalars({"loss": loss}, step, "sft")
+
+                # LoRA SFT is merged afterwards, so the SFT model becomes the frozen reference of later RL
+                sft_model = model if cfg.sft.full_finetune else Policy(model, tokenizer, m).to(device).model
+                stats = sft_train(sft_model, trajs, int(tokenizer.pad_token_id), epochs=cfg.sft.epochs,
+                                  lr=cfg.sft.learning_rate, batch_size=cfg.sft.batch_size,
+                                  max_tokens=m.max_context_tokens, seed=cfg.seed, log=log, on_step=on_step)
+        finally:
+            reporter.close()
+        if not cfg.sft.full_finetune:
+            model = sft_model.merge_and_unload()
         meta["sft"] = {"episodes": len(trajs), **stats}
         say(f"  sft done: {stats['tokens_per_s']:.0f} tok/s, {stats['truncated_frac']:.0%} of demos cut by "
             f"max_context_tokens={m.max_context_tokens}")
@@ -142,24 +152,24 @@ def build_base_model(cfg: TrainConfig, out: Path, console: Console | None = None
 
 def load_run_policy(model_dir: str | Path, cfg: TrainConfig) -> Policy:
     """A policy from a run directory (``model/`` + ``final/``), a bare adapter dir, or any HF model dir."""
-    path = Path(model_dir)
-    if (path / "model" / "config.json").exists():
-        adapter = path / "final" if (path / "final" / "adapter_model.safetensors").exists() else None
-        return load_policy(path / "model", cfg.model, adapter)
-    return load_policy(path, cfg.model)
+    base, adapter = model_source(model_dir)
+    return load_policy(base, cfg.model, adapter)
 
 
 def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int, seed: int = 12345,
-                    greedy: bool = True) -> dict[str, Any]:
-    """Pass rate, average steps, tool-call accuracy and mean return on `split` (batched, greedy by default)."""
+                    greedy: bool = True, console: Console | None = None) -> dict[str, Any]:
+    """Pass rate, average steps, tool-call accuracy and mean return on `split` (batched, greedy by default);
+    a progress bar on `console` when given."""
     fmt = make_format(cfg.model.prompt_format, policy.tokenizer)
     gen = HFGenerator.from_config(policy.model, policy.tokenizer, cfg.rollout)
     envs = env_factory(cfg, split)(min(cfg.rollout.num_envs, episodes))
     try:
-        trajs = collect_episodes(envs, gen, fmt, policy.tokenizer, episodes,
-                                 [seed + i for i in range(envs.num_envs)], cfg.model.max_context_tokens,
-                                 cfg.rollout.max_new_tokens, greedy=greedy,
-                                 max_prompt_tokens=cfg.model.max_prompt_tokens)
+        with progress(console, f"eval {split}", episodes) as bar:
+            trajs = collect_episodes(envs, gen, fmt, policy.tokenizer, episodes,
+                                     [seed + i for i in range(envs.num_envs)], cfg.model.max_context_tokens,
+                                     cfg.rollout.max_new_tokens, greedy=greedy,
+                                     max_prompt_tokens=cfg.model.max_prompt_tokens,
+                                     on_episode=lambda n: bar.update(completed=n))
     finally:
         envs.close()
     stats = episode_stats(trajs)
@@ -168,17 +178,12 @@ def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int,
             "mean_return": stats["mean_return"]}
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TextColumn("{task.fields[info]}"), console=console, transient=False)
-
-
 def _run_rft(cfg: TrainConfig, policy: Policy, out: Path, console: Console) -> list[dict[str, float]]:
     """Rejection-sampling fine-tuning: sample with the policy, keep solved episodes, SFT the adapter on them."""
     fmt = make_format(cfg.model.prompt_format, policy.tokenizer)
     gen = HFGenerator.from_config(policy.model, policy.tokenizer, cfg.rollout)
     envs = env_factory(cfg, cfg.split)(cfg.rollout.num_envs)
-    logger = MetricsLogger(out)
+    logger = MetricsLogger(out, report_to=cfg.report_to)
     rows = []
     try:
         for rnd in range(cfg.sft.rft_rounds):
@@ -241,21 +246,31 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False, consol
     summary: dict[str, Any] = {"algo": cfg.algo, "out": str(out)}
     if cfg.algo == "rft":
         _run_rft(cfg, policy, out, console)
-        save_dir_atomic(out / "final", policy.save)
+        save_dir_atomic(out / "final", lambda d: save_adapter_dir(policy, cfg, d))
     elif cfg.algo in ("steptool", "ppo", "grpo", "gigpo", "reinforce-rebn"):
         if cfg.algo == "ppo":
             cfg = cfg.replace(ppo={**cfg.to_dict()["ppo"], "mode": "final"})
         summary["train"] = _run_rl(cfg, policy, out, resume, console)
         if main:
-            save_dir_atomic(out / "final", policy.save)
+            save_dir_atomic(out / "final", lambda d: save_adapter_dir(policy, cfg, d))
     elif cfg.algo in ("eto", "archer"):
         summary["train"] = run_iterative(cfg, policy, out, resume, console, env_factory(cfg, cfg.split),
                                          env_kwargs(cfg, cfg.split))
-        save_dir_atomic(out / "final", policy.save)
+        save_dir_atomic(out / "final", lambda d: save_adapter_dir(policy, cfg, d))
     if evaluate and main:
-        summary["eval"] = evaluate_policy(policy, cfg, cfg.eval_split, cfg.eval_episodes, seed=cfg.seed + 777)
+        summary["eval"] = evaluate_policy(policy, cfg, cfg.eval_split, cfg.eval_episodes, seed=cfg.seed + 777,
+                                          console=console)
         write_text_atomic(out / "eval.json", json.dumps(summary["eval"], indent=2))
+        reporter = Reporter(out, [r for r in cfg.report_to if r != "csv"])
+        reporter.scalars({k: v for k, v in summary["eval"].items() if isinstance(v, float)}, _last_step(cfg), "eval")
+        reporter.close()
     return summary
+
+
+def _last_step(cfg: TrainConfig) -> int:
+    """The x of a run's last logged point (its final update / round / iteration): where eval/ scalars go."""
+    return {"eto": cfg.eto.rounds, "archer": cfg.archer.updates, "rft": cfg.sft.rft_rounds}.get(cfg.algo,
+                                                                                            cfg.ppo.updates)
 
 
 def _run_rl(cfg: TrainConfig, policy: Policy, out: Path, resume: bool, console: Console) -> dict[str, float]:
@@ -273,17 +288,17 @@ def _run_rl(cfg: TrainConfig, policy: Policy, out: Path, resume: bool, console: 
         trainer.kl.value = float(state["kl_coef"])
         console.print(f"resumed from {ckpt.name}")
     main = distributed.is_main()
-    logger = MetricsLogger(out, resume_from=start if ckpt is not None else None) if main else None
+    logger = (MetricsLogger(out, resume_from=start if ckpt is not None else None, report_to=cfg.report_to)
+              if main else None)
     last: dict[str, float] = {}
     try:
-        with _progress(console) as progress:
-            task = progress.add_task(cfg.algo, total=cfg.ppo.updates, completed=start, info="")
+        with progress(console, f"{cfg.algo} updates", cfg.ppo.updates, completed=start) as bar:
             while trainer.update < cfg.ppo.updates:
                 last = trainer.step()
                 if logger is not None:
                     logger.log(trainer.update, last)
-                progress.update(task, advance=1, info=f"reward {last['mean_step_reward']:.3f}  "
-                                f"pass {last['pass_rate']:.2f}  kl {last['kl_ref']:.4f}")
+                bar.update(completed=trainer.update, info=f"reward {last['mean_step_reward']:.3f}  "
+                           f"pass {last['pass_rate']:.2f}  kl {last['kl_ref']:.4f}")
                 if trainer.update % cfg.checkpoint_every == 0 or trainer.update == cfg.ppo.updates:
                     if main:
                         save_checkpoint(out, trainer.update, policy, trainer.optimizer,
