@@ -24,9 +24,15 @@ UPDATES_KEY = {"eto": ("eto", "rounds"), "archer": ("archer", "updates")}  # wha
 
 
 def _offline() -> None:
-    """No hub look-ups: models are local directories (set before transformers / huggingface_hub are imported)."""
+    """Process defaults, set before torch / transformers / huggingface_hub are imported (the user's values win).
+
+    No hub look-ups: models are local directories. ``OMP_WAIT_POLICY=PASSIVE``: idle OpenMP threads sleep
+    instead of spinning; with ``threads`` > 1 on a busy CPU, spinning threads made SFT 7.8x slower than 1 thread,
+    passive ones 1.6x (``benchmarks/thread_policy.py``).
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _fail(command: str, exc: BaseException) -> int:

@@ -40,7 +40,7 @@ def quickstart_config() -> TrainConfig:
         "max_steps": 6,
         "seed": 0,
         "checkpoint_every": 5,
-        "threads": 2,
+        "threads": 1,  # measured: benchmarks/thread_policy.py
         "model": {"name": "tiny", "hidden_size": 128, "num_layers": 4, "num_heads": 4, "intermediate_size": 384,
                   "vocab_size": 4096, "tokenizer_episodes": 200, "prompt_format": "react_compact",
                   "max_context_tokens": 768, "max_prompt_tokens": 160, "lora_r": 16, "lora_alpha": 32},
@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="remove an earlier run in OUT and start clean")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local models only
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP; see steptool_agents.cli
     import torch
 
     import steptool_gym  # noqa: F401 - registers the envs

@@ -218,3 +218,17 @@ def test_quickstart_rerun_says_it_reuses_or_starts_clean(run, tmp_path) -> None:
     with pytest.raises(SystemExit, match="not a quickstart run"):
         _prepare_out(other, cfg, fresh=False, console=console)
     assert (other / "notes.txt").exists()
+
+
+def test_cli_process_defaults_keep_models_local_and_threads_passive(monkeypatch) -> None:
+    from steptool_agents.cli import _offline
+
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "OMP_WAIT_POLICY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # a user's own choice wins
+    _offline()
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    _offline()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
