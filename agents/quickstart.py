@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                "eval_steptool_s": elapsed - (t_ppo - start), "total_s": elapsed,
                "ppo_train_tokens_per_s": summary.get("train", {}).get("train_tokens_per_s", 0.0)}
     (out / "quickstart.json").write_text(json.dumps({"results": results, "timings": timings}, indent=2))
+    # What `steptool eval --model OUT` reproduces (and `--model OUT/model` reproduces the SFT row).
+    (out / "eval.json").write_text(json.dumps(results["StepTool"], indent=2))
     sft_note = " reused" if reused else ""
     console.print(f"wall time {elapsed / 60:.1f} min (SFT {timings['sft_s']:.0f}s{sft_note}, "
                   f"PPO {timings['ppo_s']:.0f}s); plot: {png}; TensorBoard: tensorboard --logdir {out / 'tb'}")

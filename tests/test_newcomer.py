@@ -232,3 +232,17 @@ def test_cli_process_defaults_keep_models_local_and_threads_passive(monkeypatch)
     monkeypatch.delenv("OMP_WAIT_POLICY")
     _offline()
     assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+
+
+def test_eval_reproduces_both_rows_of_the_quickstart_table(tmp_path, capsys) -> None:
+    """The issue's case: ``steptool eval --model runs/quickstart/model`` must give the SFT row, not other numbers."""
+    from steptool_agents.quickstart import main as quickstart
+
+    config = tmp_path / "smoke.json"
+    config.write_text(json.dumps(_config(eval_episodes=4, ppo={"updates": 1, "minibatch_size": 2})))
+    assert quickstart(["--out", str(tmp_path / "qs"), "--config", str(config)]) == 0
+    capsys.readouterr()
+    table = json.loads((tmp_path / "qs" / "quickstart.json").read_text())["results"]
+    for model, row in ((tmp_path / "qs", "StepTool"), (tmp_path / "qs" / "model", "SFT")):
+        assert main(["eval", "--model", str(model), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == table[row], row
