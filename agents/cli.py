@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -17,7 +19,24 @@ from steptool_agents import registry
 from steptool_agents.config import TrainConfig, load_config
 from steptool_gym.errors import DataError
 
-__all__ = ["eval_main", "main", "train_main"]
+__all__ = ["add_eval_model_arguments", "eval_main", "eval_parser", "main", "train_main"]
+
+
+def _offline() -> None:
+    """Process defaults, set before torch / transformers / huggingface_hub are imported (the user's values win).
+
+    No hub look-ups: models are local directories. ``OMP_WAIT_POLICY=PASSIVE``: idle OpenMP threads sleep
+    instead of spinning; with ``threads`` > 1 on a busy CPU, spinning threads made SFT 7.8x slower than 1 thread,
+    passive ones 1.6x (``benchmarks/thread_policy.py``).
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _fail(command: str, exc: BaseException) -> int:
+    print(f"steptool {command}: {exc}", file=sys.stderr)
+    return 2
 
 
 def _register_envs() -> None:
@@ -33,7 +52,10 @@ def _base_config(path: str | None) -> TrainConfig:
 
 def train_main(argv: list[str]) -> int:
     """``steptool train --algo ALGO --env ENV_ID --model {tiny,smollm2,PATH} --out DIR [--config FILE] [--resume]``."""
-    parser = argparse.ArgumentParser(prog="steptool train", description="Train an LLM tool-use agent.")
+    parser = argparse.ArgumentParser(
+        prog="steptool train", description="Train an LLM tool-use agent (sb3-* algorithms: steptool train "
+        "--algo sb3-ppo --help). Writes OUT/config.json, OUT/model, OUT/final, OUT/metrics.csv, OUT/tb "
+        "(tensorboard --logdir OUT/tb) and OUT/eval.json.")
     parser.add_argument("--algo", choices=registry.algorithm_names(), default=None,
                         help="overrides the config's algo: " + "; ".join(
                             f"{s.name}: {s.summary}" for s in registry.ALGORITHMS.values()))
@@ -47,7 +69,9 @@ def train_main(argv: list[str]) -> int:
                         help="number of training rounds (PPO/GRPO updates, ETO rounds, ArCHer iterations, RFT rounds)")
     parser.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
     args = parser.parse_args(argv)
+    _offline()
     _register_envs()
+    from steptool_agents.artifacts import check_env_id, check_model_name
     from steptool_agents.runtime import distributed
     from steptool_agents.runtime.checkpoint import latest_checkpoint
     from steptool_agents.trainer import check_data_parallel, run_training
@@ -67,12 +91,16 @@ def train_main(argv: list[str]) -> int:
             section, key = registry.get(data["algo"]).rounds
             data[section][key] = args.updates
         cfg = TrainConfig.from_dict(data)
+        # Checked before anything is written: a mistake here leaves no partial run directory behind.
+        check_env_id(cfg.env_id)
+        if not (Path(args.out) / "model" / "config.json").exists():  # an existing OUT/model is reused as is
+            check_model_name(cfg.model.name)
         distributed.init_from_env()  # under torchrun / accelerate launch: join the group before any work
         check_data_parallel(cfg)
     except (ValueError, OSError) as exc:
-        print(f"steptool train: {exc}", file=sys.stderr)
         distributed.shutdown()
-        return 2
+        return _fail("train", exc)
+    created = not Path(args.out).exists()
     main_rank = distributed.is_main()
     if main_rank and args.resume and latest_checkpoint(Path(args.out)) is None and registry.get(cfg.algo).resumable:
         print(f"steptool train: --resume given but {args.out} has no checkpoint; starting fresh", file=sys.stderr)
@@ -80,8 +108,9 @@ def train_main(argv: list[str]) -> int:
         summary = run_training(cfg, args.out, resume=args.resume, console=Console(stderr=True, quiet=not main_rank),
                                evaluate=not args.no_eval)
     except DataError as exc:  # a malformed data file: one line naming the file and the record
-        print(f"steptool train: {exc}", file=sys.stderr)
-        return 2
+        if created and main_rank:  # nothing of a run that never started stays behind
+            shutil.rmtree(args.out, ignore_errors=True)
+        return _fail("train", exc)
     finally:
         distributed.shutdown()
     if main_rank:
@@ -89,59 +118,89 @@ def train_main(argv: list[str]) -> int:
     return 0
 
 
+def eval_parser() -> argparse.ArgumentParser:
+    """The options of ``steptool eval --model`` (``steptool eval --help`` lists them beside the scripted ones)."""
+    parser = argparse.ArgumentParser(
+        prog="steptool eval", description="Evaluate a trained agent. Defaults come from the run saved with --model "
+        "(its env, eval split, episodes and seed), so evaluating a run reproduces its OUT/eval.json.")
+    add_eval_model_arguments(parser)
+    return parser
+
+
+def add_eval_model_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+                             shared: bool = True) -> None:
+    """``--model`` and the options only it uses; with `shared`, also --env/--split/--episodes/--seed/--strategy."""
+    add = parser.add_argument
+    if shared:
+        add("--env", default=None, help="Gymnasium env id (default: the run's)")
+        add("--split", default=None, help="split (default: the run's eval_split)")
+        add("--episodes", type=int, default=None, help="episodes (default: the run's eval_episodes)")
+        add("--seed", type=int, default=None, help="first reset seed (default: the run's, i.e. its seed + 777)")
+        add("--strategy", choices=("cot", "dfsdt"), default=None,
+            help="search strategy (default: batched greedy chains); DFSDT with --width > 1 samples")
+        add("--width", type=int, default=2, help="DFSDT children per node")
+        add("--max-calls", type=int, default=30, help="DFSDT model-call budget per query")
+        add("--temperature", type=float, default=None, help="sampling temperature (default: the run's)")
+        add("--records", help="with --strategy: write per-query records (pass_rate_results layout)")
+        add("--json", action="store_true", help="print only the JSON result")
+    add("--model", default=None, metavar="DIR",
+        help="a run directory (steptool train --out), its model/ or final/, or a local HF model directory")
+    add("--config", default=None, help="config of the run (default: the one saved with --model)")
+    add("--sample", action="store_true", help="with --model: sample instead of greedy decoding")
+
+
 def eval_main(argv: list[str]) -> int:
-    """``steptool eval --env ENV_ID --model DIR --split SPLIT [--episodes N] [--strategy {cot,dfsdt}] [--json]``.
+    """``steptool eval --model DIR [--env ENV_ID] [--split SPLIT] [--episodes N] [--strategy {cot,dfsdt}] [--json]``.
 
     Without ``--strategy``: greedy chains, batched over a vector env (fastest). With it: the query-by-query
-    searches of `steptool_gym.search` (`search_agent.PolicyAgent`), their metrics, and ``--records``.
+    searches of `steptool_gym.search` (`search_agent.PolicyAgent`), their metrics, and ``--records``. Defaults
+    (env, split, episodes, seed, prompt format, context sizes, env settings) come from the run's saved config.
     """
-    parser = argparse.ArgumentParser(prog="steptool eval", description="Evaluate a trained agent.")
-    parser.add_argument("--env", required=True)
-    parser.add_argument("--model", required=True, help="run directory or HF model directory")
-    parser.add_argument("--split", default="test_instruction")
-    parser.add_argument("--episodes", type=int, default=32)
-    parser.add_argument("--config", default=None, help="config of the run (defaults to MODEL/config.json)")
-    parser.add_argument("--seed", type=int, default=12345)
-    parser.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
-    parser.add_argument("--strategy", choices=("cot", "dfsdt"), default=None,
-                        help="search strategy (default: batched greedy chains); DFSDT with --width > 1 samples")
-    parser.add_argument("--width", type=int, default=2, help="DFSDT children per node")
-    parser.add_argument("--max-calls", type=int, default=30, help="DFSDT model-call budget per query")
-    parser.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the run's)")
-    parser.add_argument("--records", help="with --strategy: write per-query records (pass_rate_results layout)")
-    parser.add_argument("--json", action="store_true", help="print only the JSON result")
-    args = parser.parse_args(argv)
+    args = eval_parser().parse_args(argv)
+    _offline()
     _register_envs()
-    from steptool_agents.evaluate import evaluate_policy, load_run_policy
+    from steptool_agents.artifacts import check_env_id, eval_defaults, find_run_config, model_source
 
-    run_cfg = Path(args.model) / "config.json"
     try:
+        if args.model is None:
+            raise ValueError("--model DIR is required (a run directory or a local HF model directory)")
+        model_source(args.model)  # one line when DIR holds no model; never a hub look-up
+        found = find_run_config(args.model)
         if args.config:
             cfg = load_config(args.config)
-        elif run_cfg.exists() and "algo" in json.loads(run_cfg.read_text()):
-            cfg = TrainConfig.from_dict(json.loads(run_cfg.read_text()))
         else:
-            cfg = TrainConfig()
-        cfg = cfg.replace(env_id=args.env)
-        if args.episodes < 1:
+            cfg = found[0] if found else TrainConfig()
+        defaults = eval_defaults(cfg) if found or args.config else {"split": "test_instruction", "episodes": 32,
+                                                                      "seed": 12345}
+        cfg = cfg.replace(env_id=args.env or cfg.env_id)
+        check_env_id(cfg.env_id)
+        split = args.split or defaults["split"]
+        episodes = args.episodes if args.episodes is not None else defaults["episodes"]
+        seed = args.seed if args.seed is not None else defaults["seed"]
+        if episodes < 1:
             raise ValueError("--episodes must be >= 1")
     except (ValueError, OSError) as exc:
-        print(f"steptool eval: {exc}", file=sys.stderr)
-        return 2
+        return _fail("eval", exc)
+    import torch
+
+    from steptool_agents.evaluate import evaluate_policy, load_run_policy
+
+    if cfg.threads:  # the run's thread count: the same float reductions as its own evaluation
+        torch.set_num_threads(cfg.threads)
     policy = load_run_policy(args.model, cfg)
+    console = Console(stderr=True)
     if args.strategy is None:
-        result = evaluate_policy(policy, cfg, args.split, args.episodes, seed=args.seed, greedy=not args.sample)
+        result = evaluate_policy(policy, cfg, split, episodes, seed=seed, greedy=not args.sample, console=console)
     else:
         from steptool_agents.search_agent import evaluate_search
         from steptool_gym.records import to_pass_rate_records
 
         try:
-            result, searched = evaluate_search(policy, cfg, args.split, args.episodes, args.strategy, seed=args.seed,
+            result, searched = evaluate_search(policy, cfg, split, episodes, args.strategy, seed=seed,
                                                width=args.width, max_calls=args.max_calls,
                                                greedy=False if args.sample else None, temperature=args.temperature)
         except ValueError as exc:  # e.g. --width 0
-            print(f"steptool eval: {exc}", file=sys.stderr)
-            return 2
+            return _fail("eval", exc)
         if args.records:
             Path(args.records).write_text(json.dumps(to_pass_rate_records(searched), indent=2))
     if args.json:

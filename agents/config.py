@@ -267,6 +267,8 @@ class TrainConfig:
     checkpoint_every: int = 5
     warm_start_sft: bool = True  # PPO/GRPO start from an SFT warm start when the model is fresh
     threads: int = 0  # torch threads (0: leave torch's default); 1 avoids oversubscription on shared CPUs
+    # Where metrics go: any of "tensorboard" (OUT/tb), "csv" (OUT/metrics.csv), "wandb" (if installed), or "none".
+    report_to: list[str] = field(default_factory=lambda: ["tensorboard", "csv"])
     offline_csv: str | None = None  # step-grained CSV: PPO trains on its trajectories instead of rollouts
     sft_json: str | None = None  # ToolLLaMA SFT JSON: demonstrations instead of the env's oracle
     # Extra keyword arguments of gym.make for every env of the run (e.g. {alpha = 0.2, max_observation_length =
@@ -289,6 +291,9 @@ class TrainConfig:
         _check(self.max_steps >= 1, "max_steps must be >= 1")
         _check(self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
         _check(self.threads >= 0, "threads must be >= 0")
+        from steptool_agents.reporting import check_report_to
+
+        check_report_to(self.report_to)
         _check(isinstance(self.env_kwargs, dict) and all(isinstance(k, str) for k in self.env_kwargs),
                "env_kwargs must be a table of gym.make keyword arguments")
         clash = sorted({"split", "group", "max_steps"} & set(self.env_kwargs))

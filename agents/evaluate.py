@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from steptool_agents.algorithms.base import episode_stats
+from steptool_agents.artifacts import model_source
 from steptool_agents.config import TrainConfig
 from steptool_agents.policy.models import Policy, load_policy
 from steptool_agents.policy.prompts import make_format
+from steptool_agents.progress import progress
 from steptool_agents.rollout.collect import Collector, HFGenerator
 from steptool_agents.rollout.envs import env_factory
 
@@ -17,22 +21,22 @@ __all__ = ["evaluate_policy", "load_run_policy"]
 
 def load_run_policy(model_dir: str | Path, cfg: TrainConfig) -> Policy:
     """A policy from a run directory (``model/`` + ``final/``), a bare adapter dir, or any HF model dir."""
-    path = Path(model_dir)
-    if (path / "model" / "config.json").exists():
-        adapter = path / "final" if (path / "final" / "adapter_model.safetensors").exists() else None
-        return load_policy(path / "model", cfg.model, adapter)
-    return load_policy(path, cfg.model)
+    base, adapter = model_source(model_dir)
+    return load_policy(base, cfg.model, adapter)
 
 
 def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int, seed: int = 12345,
-                    greedy: bool = True) -> dict[str, Any]:
-    """Pass rate, average steps, tool-call accuracy and mean return on `split` (batched, greedy by default)."""
+                    greedy: bool = True, console: Console | None = None) -> dict[str, Any]:
+    """Pass rate, average steps, tool-call accuracy and mean return on `split` (batched, greedy by default);
+    a progress bar on `console` when given."""
     fmt = make_format(cfg.model.prompt_format, policy.tokenizer)
     gen = HFGenerator.from_config(policy.model, policy.tokenizer, cfg.rollout)
     envs = env_factory(cfg, split)(min(cfg.rollout.num_envs, episodes))
     collector = Collector(envs, gen, fmt, policy.tokenizer, cfg.model, cfg.rollout)
     try:
-        trajs = collector.collect(episodes, [seed + i for i in range(envs.num_envs)], greedy=greedy)
+        with progress(console, f"eval {split}", episodes) as bar:
+            trajs = collector.collect(episodes, [seed + i for i in range(envs.num_envs)], greedy=greedy,
+                                      on_episode=lambda n: bar.update(completed=n))
     finally:
         envs.close()
     stats = episode_stats(trajs)

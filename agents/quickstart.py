@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -37,7 +40,7 @@ def quickstart_config() -> TrainConfig:
         "max_steps": 6,
         "seed": 0,
         "checkpoint_every": 5,
-        "threads": 2,
+        "threads": 1,  # measured: benchmarks/thread_policy.py
         "model": {"name": "tiny", "hidden_size": 128, "num_layers": 4, "num_heads": 4, "intermediate_size": 384,
                   "vocab_size": 4096, "tokenizer_episodes": 200, "prompt_format": "react_compact",
                   "max_context_tokens": 768, "max_prompt_tokens": 160, "lora_r": 16, "lora_alpha": 32},
@@ -48,36 +51,92 @@ def quickstart_config() -> TrainConfig:
     })
 
 
-def _plot(out: Path, results: dict[str, dict[str, Any]], rows: list[dict[str, str]]) -> Path:
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a pass rate (sound at 0/n and n/n, unlike the normal approximation)."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def comparison_figure(cfg: TrainConfig, results: dict[str, dict[str, Any]], rows: list[dict[str, str]]) -> Any:
+    """Held-out pass rate with 95% intervals first, then the secondary metrics, then the PPO curve.
+
+    Pass rate is what the methods are compared on; return is on its own axis because the step reward pays for
+    valid calls, so a higher return need not mean more solved tasks.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(12, 3.6))
     names = list(results)
-    metrics = ("pass_rate", "mean_return", "tool_call_accuracy")
-    width = 0.8 / len(names)
+    n = int(next(iter(results.values()))["episodes"]) if results else 0
+    rates = [float(results[k]["pass_rate"]) for k in names]
+    cis = [wilson_interval(r * int(results[k]["episodes"]), int(results[k]["episodes"])) for k, r in zip(names, rates)]
+    err = [[r - lo for r, (lo, _) in zip(rates, cis)], [hi - r for r, (_, hi) in zip(rates, cis)]]
+    bars = ax1.bar(names, rates, yerr=err, capsize=6, color=["#888888", "#1f77b4", "#ff7f0e"][:len(names)])
+    ax1.bar_label(bars, labels=[f"{r:.2f}\n[{lo:.2f}, {hi:.2f}]" for r, (lo, hi) in zip(rates, cis)], fontsize=7)
+    ax1.set_ylim(0, 1)
+    ax1.set_ylabel("pass rate (95% Wilson CI)")
+    ax1.set_title(f"pass rate, {cfg.eval_split}, n = {n} per method")
+    metrics = ("tool_call_accuracy", "avg_steps", "mean_return")
+    width = 0.8 / max(len(names), 1)
     for i, name in enumerate(names):
         xs = [m + i * width for m in range(len(metrics))]
-        bars = ax1.bar(xs, [results[name][k] for k in metrics], width, label=name)
-        ax1.bar_label(bars, fmt="%.2f", fontsize=7)
-    ax1.set_xticks([m + 0.4 - width / 2 for m in range(len(metrics))], metrics)
-    ax1.legend()
-    ax1.set_title("held-out split (greedy)")
+        ax2.bar_label(ax2.bar(xs, [float(results[name][k]) for k in metrics], width, label=name), fmt="%.2f",
+                      fontsize=7)
+    ax2.set_xticks([m + 0.4 - width / 2 for m in range(len(metrics))], ["tool-call acc.", "avg steps", "return"])
+    ax2.legend(fontsize=7)
+    ax2.set_title("secondary metrics (return is not success)")
     if rows:
         xs = [float(r["update"]) for r in rows]
-        ax2.plot(xs, [float(r["mean_step_reward"]) for r in rows], marker="o", ms=3, label="mean step reward")
-        ax2.plot(xs, [float(r["pass_rate"]) for r in rows], marker="s", ms=3, label="train pass rate")
-        ax2.set_xlabel("PPO update")
-        ax2.legend()
-        ax2.grid(alpha=0.3)
-    ax2.set_title("StepTool PPO (train split)")
+        ax3.plot(xs, [float(r["pass_rate"]) for r in rows], marker="s", ms=3, label="train pass rate")
+        ax3.plot(xs, [float(r["mean_step_reward"]) for r in rows], marker="o", ms=3, label="mean step reward")
+        ax3.set_xlabel("PPO update")
+        ax3.legend(fontsize=7)
+        ax3.grid(alpha=0.3)
+    ax3.set_title(f"StepTool PPO on {cfg.split} (sampled)")
+    fig.suptitle(f"{cfg.env_id}: held-out {cfg.eval_split}, n = {n} greedy episodes per method")
     fig.tight_layout()
+    return fig
+
+
+def _plot(out: Path, cfg: TrainConfig, results: dict[str, dict[str, Any]], rows: list[dict[str, str]]) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig = comparison_figure(cfg, results, rows)
     path = out / "comparison.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _prepare_out(out: Path, cfg: TrainConfig, fresh: bool, console: Console) -> bool:
+    """Start clean or say what is reused; True when OUT's SFT model is reused.
+
+    A rerun with the same config reuses ``OUT/model`` (the SFT warm start, the slowest part) and says so; a
+    changed config or ``--fresh`` removes the earlier run first, so no result mixes two configs.
+    """
+    if not out.exists():
+        return False
+    from steptool_agents.artifacts import find_run_config
+
+    found = find_run_config(out)
+    same = found is not None and found[0].to_dict() == cfg.to_dict()
+    if (out / "model" / "config.json").exists() and same and not fresh:
+        console.print(f"[yellow]reusing the SFT model in {out / 'model'} from an earlier run with the same config "
+                      "(--fresh rebuilds it)")
+        return True
+    if found is None and any(out.iterdir()) and not (out / "model").exists():
+        raise SystemExit(f"quickstart: {out} exists and is not a quickstart run; choose another --out")
+    reason = "--fresh" if fresh else "the config changed" if found else "an incomplete earlier run"
+    console.print(f"[yellow]{reason}: removing the earlier run in {out}")
+    shutil.rmtree(out)
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="runs/quickstart")
     parser.add_argument("--config", default=None, help="override the built-in preset")
     parser.add_argument("--env", default=None, help="env id (default: the preset's)")
+    parser.add_argument("--fresh", action="store_true", help="remove an earlier run in OUT and start clean")
     args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local models only
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP; see steptool_agents.cli
     import torch
 
     import steptool_gym  # noqa: F401 - registers the envs
@@ -105,12 +167,15 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     seed_everything(cfg.seed)
     console.rule(f"[bold]StepTool quickstart on {cfg.env_id}")
-    console.print("1/4 tiny model + tokenizer, SFT warm start on oracle demonstrations")
+    reused = _prepare_out(out, cfg, args.fresh, console)
+    console.print("1/4 tiny model + tokenizer, SFT warm start on oracle demonstrations"
+                  + (" (reused)" if reused else ""))
     build_base_model(cfg, out, console)
     t_sft = time.perf_counter()
     console.print("2/4 evaluating the SFT model on the held-out split")
     sft_policy = load_policy(out / "model", cfg.model)
-    results = {"SFT": evaluate_policy(sft_policy, cfg, cfg.eval_split, cfg.eval_episodes, seed=cfg.seed + 777)}
+    results = {"SFT": evaluate_policy(sft_policy, cfg, cfg.eval_split, cfg.eval_episodes, seed=cfg.seed + 777,
+                                      console=console)}
     del sft_policy
     t_eval = time.perf_counter()
     console.print(f"3/4 StepTool PPO: {cfg.ppo.updates} updates × {cfg.rollout.episodes_per_update} episodes")
@@ -118,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     t_ppo = time.perf_counter()
     console.print("4/4 evaluating StepTool on the held-out split")
     policy = load_policy(out / "model", cfg.model, adapter_dir=out / "final")
-    results["StepTool"] = evaluate_policy(policy, cfg, cfg.eval_split, cfg.eval_episodes, seed=cfg.seed + 777)
+    results["StepTool"] = evaluate_policy(policy, cfg, cfg.eval_split, cfg.eval_episodes, seed=cfg.seed + 777,
+                                          console=console)
     elapsed = time.perf_counter() - start
 
     table = Table(title=escape(f"{cfg.env_id} [{cfg.eval_split}], {cfg.eval_episodes} episodes, greedy"))
@@ -129,13 +195,18 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r['mean_return']:.3f}")
     console.print(table)
     rows = read_csv(out / "metrics.csv") if (out / "metrics.csv").exists() else []
-    png = _plot(out, results, rows)
-    timings = {"sft_s": t_sft - start, "eval_sft_s": t_eval - t_sft, "ppo_s": t_ppo - t_eval,
+    png = _plot(out, cfg, results, rows)
+    timings = {"sft_reused": reused, "sft_s": t_sft - start, "eval_sft_s": t_eval - t_sft, "ppo_s": t_ppo - t_eval,
                "eval_steptool_s": elapsed - (t_ppo - start), "total_s": elapsed,
                "ppo_train_tokens_per_s": summary.get("train", {}).get("train_tokens_per_s", 0.0)}
     (out / "quickstart.json").write_text(json.dumps({"results": results, "timings": timings}, indent=2))
-    console.print(f"wall time {elapsed / 60:.1f} min (SFT {timings['sft_s']:.0f}s, PPO {timings['ppo_s']:.0f}s); "
-                  f"plot: {png}")
+    # What `steptool eval --model OUT` reproduces (and `--model OUT/model` reproduces the SFT row).
+    (out / "eval.json").write_text(json.dumps(results["StepTool"], indent=2))
+    sft_note = " reused" if reused else ""
+    console.print(f"wall time {elapsed / 60:.1f} min (SFT {timings['sft_s']:.0f}s{sft_note}, "
+                  f"PPO {timings['ppo_s']:.0f}s); plot: {png}; TensorBoard: tensorboard --logdir {out / 'tb'}")
+    console.print(f"re-evaluate either model: .venv/bin/steptool eval --model {out} (StepTool) or "
+                  f"--model {out / 'model'} (SFT)")
     return 0
 
 

@@ -28,13 +28,15 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from steptool_agents import registry
 from steptool_agents.algorithms.base import build_algorithm
+from steptool_agents.artifacts import save_adapter_dir
 from steptool_agents.config import TrainConfig
 from steptool_agents.evaluate import evaluate_policy
 from steptool_agents.policy.models import Policy, load_policy
+from steptool_agents.progress import progress
+from steptool_agents.reporting import Reporter
 from steptool_agents.rollout.envs import env_factory, env_kwargs
 from steptool_agents.rollout.offline import load_step_grained_csv
 from steptool_agents.runtime import distributed
@@ -101,16 +103,15 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False, consol
     if registry.get(cfg.algo).target is not None:  # sft trains in the warm start only
         summary["train"] = train(cfg, policy, out, resume, console)
         if main:
-            save_dir_atomic(out / "final", policy.save)
+            save_dir_atomic(out / "final", lambda d: save_adapter_dir(policy, cfg, d))
     if evaluate and main:
-        summary["eval"] = evaluate_policy(policy, cfg, cfg.eval_split, cfg.eval_episodes, seed=cfg.seed + 777)
+        summary["eval"] = evaluate_policy(policy, cfg, cfg.eval_split, cfg.eval_episodes, seed=cfg.seed + 777,
+                                          console=console)
         write_text_atomic(out / "eval.json", json.dumps(summary["eval"], indent=2))
+        reporter = Reporter(out, [r for r in cfg.report_to if r != "csv"])
+        reporter.scalars({k: v for k, v in summary["eval"].items() if isinstance(v, float)}, total_rounds(cfg), "eval")
+        reporter.close()
     return summary
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TextColumn("{task.fields[info]}"), console=console, transient=False)
 
 
 def _info(stats: dict[str, float]) -> str:
@@ -136,16 +137,16 @@ def train(cfg: TrainConfig, policy: Policy, out: Path, resume: bool, console: Co
         algo.load_extra_tensors(ckpt)
         console.print(f"resumed from {ckpt.name}")
     main = distributed.is_main()
-    logger = MetricsLogger(out, resume_from=algo.update if ckpt is not None else None) if main else None
+    logger = (MetricsLogger(out, resume_from=algo.update if ckpt is not None else None, report_to=cfg.report_to)
+              if main else None)
     last: dict[str, float] = {}
     try:
-        with _progress(console) as progress:
-            task = progress.add_task(cfg.algo, total=total, completed=algo.update, info="")
+        with progress(console, f"{cfg.algo} rounds", total, completed=algo.update) as bar:
             while algo.update < total:
                 last = algo.iterate()
                 if logger is not None:
                     logger.log(algo.update, last)
-                progress.update(task, advance=1, info=_info(last))
+                bar.update(completed=algo.update, info=_info(last))
                 if algo.optimizer is not None and (algo.update % cfg.checkpoint_every == 0 or algo.update == total):
                     if main:
                         save_checkpoint(out, algo.update, policy, algo.optimizer, algo.state(), algo.extra_tensors())

@@ -22,6 +22,8 @@ from steptool_agents.policy.models import (
     train_bpe_tokenizer,
 )
 from steptool_agents.policy.prompts import make_format
+from steptool_agents.progress import progress
+from steptool_agents.reporting import Reporter
 from steptool_agents.rollout.envs import env_kwargs
 from steptool_agents.rollout.offline import load_sft_json
 from steptool_agents.rollout.oracle import demo_trajectories, episode_texts, oracle_episodes
@@ -57,7 +59,7 @@ def build_base_model(cfg: TrainConfig, out: Path, console: Console | None = None
     else:
         path = prepare_smollm2(_cache_dir()) if m.name == "smollm2" else Path(m.name)
         model, tokenizer = load_base_model(path)
-    meta: dict[str, Any] = {"source": m.name, "sft": None}
+    meta: dict[str, Any] = {"source": m.name, "sft": None, "config": cfg.to_dict()}  # the config: eval needs it
     if demos_needed:
         fmt = make_format(m.prompt_format, tokenizer)
         if cfg.sft_json:
@@ -70,16 +72,24 @@ def build_base_model(cfg: TrainConfig, out: Path, console: Console | None = None
 
         device = run_device(cfg)
         model.to(device)
-        if cfg.sft.full_finetune:
-            stats = sft_train(model, trajs, int(tokenizer.pad_token_id), epochs=cfg.sft.epochs,
-                              lr=cfg.sft.learning_rate, batch_size=cfg.sft.batch_size,
-                              max_tokens=m.max_context_tokens, seed=cfg.seed, log=log)
-        else:  # LoRA SFT, then merge so the SFT model becomes the frozen reference of later RL
-            policy = Policy(model, tokenizer, m).to(device)
-            stats = sft_train(policy.model, trajs, int(tokenizer.pad_token_id), epochs=cfg.sft.epochs,
-                              lr=cfg.sft.learning_rate, batch_size=cfg.sft.batch_size,
-                              max_tokens=m.max_context_tokens, seed=cfg.seed, log=log)
-            model = policy.model.merge_and_unload()
+        steps = cfg.sft.epochs * -(-len(trajs) // cfg.sft.batch_size)
+        reporter = Reporter(out, [r for r in cfg.report_to if r != "csv"])  # sft/loss per optimiser step
+        try:
+            with progress(console, "sft", steps) as bar:
+                def on_step(step: int, loss: float) -> None:
+                    bar.update(completed=step, info=f"loss {loss:.3f}")
+                    if step % 10 == 0 or step == steps:
+                        reporter.scalars({"loss": loss}, step, "sft")
+
+                # LoRA SFT is merged afterwards, so the SFT model becomes the frozen reference of later RL
+                sft_model = model if cfg.sft.full_finetune else Policy(model, tokenizer, m).to(device).model
+                stats = sft_train(sft_model, trajs, int(tokenizer.pad_token_id), epochs=cfg.sft.epochs,
+                                  lr=cfg.sft.learning_rate, batch_size=cfg.sft.batch_size,
+                                  max_tokens=m.max_context_tokens, seed=cfg.seed, log=log, on_step=on_step)
+        finally:
+            reporter.close()
+        if not cfg.sft.full_finetune:
+            model = sft_model.merge_and_unload()
         meta["sft"] = {"episodes": len(trajs), **stats}
         say(f"  sft done: {stats['tokens_per_s']:.0f} tok/s, {stats['truncated_frac']:.0%} of demos cut by "
             f"max_context_tokens={m.max_context_tokens}")

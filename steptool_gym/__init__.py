@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from gymnasium.envs.registration import register
 
+from steptool_gym import vector_memory  # noqa: F401 - ToolText in AsyncVectorEnv shared memory
 from steptool_gym.actions import FINISH, ActionError, ToolCall, parse_action
 from steptool_gym.backends import CallContext, CallResult, ChainBackend, PythonBackend, TemplateSimulator, ToolError
 from steptool_gym.catalog import API, Catalog, Parameter, function_name, standardize

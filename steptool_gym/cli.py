@@ -135,6 +135,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from steptool_gym.scripted import OracleAgent, RandomAgent
     from steptool_gym.search import run_search
 
+    if args.config or args.sample:
+        raise SystemExit("steptool eval: --config and --sample apply to a trained agent: add --model DIR")
+    if not args.env:
+        raise SystemExit("steptool eval: --env ENV_ID is required (or --model DIR for a trained agent)")
     kwargs = _parse_kwargs(args.env_kwarg)
     if args.split:
         kwargs["split"] = args.split
@@ -208,8 +212,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=_cmd_bench)
 
-    p = sub.add_parser("eval", help="evaluate an agent with CoT@1 or DFSDT (--model DIR: a trained LLM agent)")
-    p.add_argument("--env", required=True)
+    p = sub.add_parser(
+        "eval", help="evaluate an agent with CoT@1 or DFSDT (--model DIR: a trained LLM agent)",
+        description="Evaluate a scripted or endpoint agent (--agent) or, with --model DIR, a trained LLM agent. "
+        "With --model, --env/--split/--episodes/--seed default to the run's own (its eval.json is reproduced) "
+        "and --strategy defaults to batched greedy chains.")
+    p.add_argument("--env", default=None, help="env id (required without --model)")
     p.add_argument("--agent", choices=("oracle", "random", "endpoint"), default="oracle")
     p.add_argument("--strategy", choices=("cot", "dfsdt"), default="cot")
     p.add_argument("--split", default=None)
@@ -223,6 +231,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--records", help="write per-query records (pass_rate_results layout) to this JSON file")
     p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--json", action="store_true")
+    llm = p.add_argument_group("trained LLM agent (needs the agents extra)")
+    llm.add_argument("--model", metavar="DIR",
+                     help="a run directory (steptool train --out), its model/ or final/, or a local HF model directory")
+    llm.add_argument("--config", help="config of the run (default: the one saved with --model)")
+    llm.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("serve", help="serve an env over OpenEnv's HTTP/WebSocket protocol (extra: openenv)")
@@ -243,9 +256,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _has_model(argv: Sequence[str]) -> bool:
+    """``--model DIR`` or ``--model=DIR`` (argparse accepts both; so does this check)."""
+    return any(a == "--model" or a.startswith("--model=") for a in argv) and not {"-h", "--help"} & set(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and (argv[0] == "train" or (argv[0] == "eval" and "--model" in argv)):
+    if argv and (argv[0] == "train" or (argv[0] == "eval" and _has_model(argv))):
         return _forward(argv[0], argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "play" and args.episodes < 1:

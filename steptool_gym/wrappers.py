@@ -88,7 +88,7 @@ def _bag(ids: Sequence[int], dim: int) -> np.ndarray:
     return np.log1p(np.bincount(np.asarray(ids) % dim, minlength=dim).astype(np.float32))
 
 
-class EncodeObservation(gym.Wrapper):
+class EncodeObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Text observation → ``Dict(tokens, step, prev_status[, bow])``, valid under SB3's ``check_env``.
 
     `context` picks the text encoded: ``"observation"`` (the latest observation), ``"query+observation"``
@@ -100,6 +100,9 @@ class EncodeObservation(gym.Wrapper):
 
     def __init__(self, env: gym.Env, tokenizer: TextTokenizer | None = None, max_tokens: int = 256,
                  context: str = "query+observation", bow_dim: int = 256, token_ids: bool = True) -> None:
+        # Recorded so `env.spec.make()` rebuilds the wrapped env (Gymnasium's check_env does).
+        gym.utils.RecordConstructorArgs.__init__(self, tokenizer=tokenizer, max_tokens=max_tokens, context=context,
+                                                 bow_dim=bow_dim, token_ids=token_ids)
         super().__init__(env)
         if context not in ("observation", "query+observation", "conversation"):
             raise ValueError(f"context must be observation, query+observation or conversation; got {context!r}")
@@ -164,7 +167,7 @@ class EncodeObservation(gym.Wrapper):
         return self._encode(obs, int(info["status"])), reward, terminated, truncated, info
 
 
-class DiscreteToolCalls(gym.Wrapper):
+class DiscreteToolCalls(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """``Discrete(max_candidates)`` over the env's admissible calls, with an action mask.
 
     Needs a Dict observation (wrap `EncodeObservation` first). Adds ``"candidates"``: a
@@ -175,6 +178,7 @@ class DiscreteToolCalls(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, max_candidates: int = 16, feature_dim: int = 32) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, max_candidates=max_candidates, feature_dim=feature_dim)
         super().__init__(env)
         if not isinstance(env.observation_space, spaces.Dict):
             raise TypeError("DiscreteToolCalls needs a Dict observation; wrap with EncodeObservation first")

@@ -44,6 +44,39 @@ def test_sync_and_async_vector_envs_agree():
         async_.close()
 
 
+def test_make_vec_async_works_by_default():
+    """``gym.make_vec(..., vectorization_mode="async")`` with Gymnasium's default shared memory (issue 20)."""
+    sync = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode="sync")
+    async_ = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode="async")
+    try:
+        assert async_.shared_memory
+        assert _trace(sync, 7, 12) == _trace(async_, 7, 12)
+        obs, _ = async_.reset(seed=1)
+        assert isinstance(obs, tuple) and obs == sync.reset(seed=1)[0]  # a plain copy, not a live view
+    finally:
+        sync.close()
+        async_.close()
+
+
+def test_shared_memory_round_trips_any_unicode():
+    import multiprocessing as mp
+
+    from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory, write_to_shared_memory
+
+    from steptool_gym.spaces import ToolText
+
+    space = ToolText(16)
+    buffer = create_shared_memory(space, n=3, ctx=mp)
+    view = read_from_shared_memory(space, buffer, n=3)
+    for i, text in enumerate(("", "é中🙂\n\t", "x" * 16)):
+        write_to_shared_memory(space, i, text, buffer)
+    assert tuple(view) == ("", "é中🙂\n\t", "x" * 16)
+    write_to_shared_memory(space, 1, "ab", buffer)
+    assert view[1] == "ab" and view[-1] == "x" * 16
+    with pytest.raises(ValueError, match="exceeds"):
+        write_to_shared_memory(space, 0, "y" * 17, buffer)
+
+
 def _oracle_episode_json(seed: int) -> str:
     env = gym.make(ENV_ID)
     obs, info = env.reset(seed=seed)

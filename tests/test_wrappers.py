@@ -34,6 +34,16 @@ def test_sb3_check_env_on_wrapped_env():
     assert "tokens" not in wrapped().observation_space.spaces  # MLP default: bag of words only
 
 
+def test_gymnasium_check_env_on_wrapped_env():
+    """Gymnasium's own checker rebuilds the env from its spec, so the wrappers record their arguments."""
+    from gymnasium.utils.env_checker import check_env as gym_check_env
+
+    env = make_sb3_env("StepTool-ToolBench-G1-v0", max_candidates=12)
+    gym_check_env(env, skip_render_check=True)
+    again = env.spec.make()
+    assert again.action_space == env.action_space and again.observation_space == env.observation_space
+
+
 ENV_IDS = sorted(i for i in gym.registry if i.startswith("StepTool-"))
 
 

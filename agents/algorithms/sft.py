@@ -26,8 +26,11 @@ __all__ = ["RFT", "sft_train"]
 
 def sft_train(model: Any, trajs: Sequence[Trajectory], pad_id: int, *, epochs: int, lr: float, batch_size: int,
               max_tokens: int, seed: int = 0, params: Sequence[torch.nn.Parameter] | None = None,
-              log: Any = None) -> dict[str, float]:
-    """Cross-entropy on action tokens only; returns the last epoch's mean loss and throughput."""
+              log: Any = None, on_step: Callable[[int, float], None] | None = None) -> dict[str, float]:
+    """Cross-entropy on action tokens only; returns the last epoch's mean loss and throughput.
+
+    `log(epoch, mean_loss)` runs after each epoch, `on_step(step, loss)` after each optimiser step (1-based).
+    """
     params = list(params) if params is not None else [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     total_steps = epochs * ((len(trajs) + batch_size - 1) // batch_size)
@@ -55,6 +58,8 @@ def sft_train(model: Any, trajs: Sequence[Trajectory], pad_id: int, *, epochs: i
             sched.step()
             losses.append(loss.item())
             tokens += int(batch.attention_mask.sum())
+            if on_step is not None:
+                on_step(epoch * -(-len(trajs) // batch_size) + b // batch_size + 1, losses[-1])
         if log is not None:
             log(epoch, sum(losses) / len(losses))
     elapsed = time.perf_counter() - start

