@@ -3,7 +3,8 @@
 The quick commands (listing, playing, benchmarking envs; the Python usage example; the documented way to call
 the tools without activating) run in the default suite. The ones that train for minutes (``make quickstart``,
 ``steptool train``/``eval --model`` on the real presets, the SB3 example) run under ``pytest -m slow``.
-Multi-process launches (torchrun, accelerate), ``make test`` itself and SmolLM2 without its wheel are left out.
+Multi-process launches (torchrun, accelerate), ``make test`` itself, SmolLM2 without its wheel and ``steptool serve``
+(a server that runs until stopped; tests/test_integrations_openenv.py starts it) are left out.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ ACTIVATE = "source .venv/bin/activate"
 
 QUICK = ("steptool envs", "steptool play", "steptool bench env")
 SLOW = ("make quickstart", "steptool train", "steptool eval", "python examples/")
-LEFT_OUT = ("make test", "torchrun", "accelerate launch")
+LEFT_OUT = ("make test", "torchrun", "accelerate launch", "steptool serve")
 
 pytestmark = pytest.mark.skipif(not (VENV_BIN / "steptool").exists(),
                                 reason="needs the repository's .venv (make install)")
