@@ -25,7 +25,7 @@ from typing import Any
 from steptool_envs.stabletoolbench.data import StableToolBenchDataError, safe_literal
 from steptool_gym.backends import Backend, CallContext, CallResult, ChainBackend, TemplateSimulator, canonical_arguments
 from steptool_gym.catalog import API, change_name, standardize
-from steptool_gym.http import post_json
+from steptool_gym.http import loads_strict, post_json
 from steptool_gym.status import Status
 
 __all__ = [
@@ -136,20 +136,26 @@ def _read_cache_file(path: Path) -> dict[str, tuple[str, Any]]:
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        warnings.warn(f"{path}: unreadable cache file ignored ({exc})", stacklevel=2)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        warnings.warn(f"{path}: unreadable cache file ignored ({type(exc).__name__})", stacklevel=2)
         return {}
     if not isinstance(data, dict):
         warnings.warn(f"{path}: cache file is not an object; ignored", stacklevel=2)
         return {}
     out: dict[str, tuple[str, Any]] = {}
+    skipped = 0
     for raw_key, value in data.items():
         try:
             arguments = safe_literal(raw_key, str(path)) if raw_key.strip() else {}
-        except StableToolBenchDataError:
-            continue
-        if isinstance(arguments, dict) and isinstance(value, dict):
-            out.setdefault(canonical_arguments(arguments), (str(value.get("error") or ""), value.get("response", "")))
+            if not (isinstance(arguments, dict) and isinstance(value, dict)):
+                raise ValueError("not an arguments → answer entry")
+            error = value.get("error") or ""
+            out.setdefault(canonical_arguments(arguments),
+                           (error if isinstance(error, str) else json.dumps(error), value.get("response", "")))
+        except (StableToolBenchDataError, TypeError, ValueError, RecursionError):
+            skipped += 1  # e.g. non-string keys in the arguments, a non-JSON value, nesting too deep
+    if skipped:
+        warnings.warn(f"{path}: {skipped} malformed cache entr{'y' if skipped == 1 else 'ies'} ignored", stacklevel=2)
     return out
 
 
@@ -308,8 +314,8 @@ class LLMSimulator:
             return _failure(reason, self.name)
         content = message_content(payload)
         try:
-            answer = json.loads(_strip_fences(content)) if content is not None else None
-        except ValueError:
+            answer = loads_strict(_strip_fences(content)) if content is not None else None
+        except ValueError:  # not JSON, NaN, too deep (loads_strict maps RecursionError to ValueError)
             answer = None
         result = _result(answer, self.name)
         if result is None:

@@ -30,6 +30,7 @@ failure (timeout, HTTP error, malformed arguments) falls back to the rule judge 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -39,6 +40,7 @@ from typing import Any
 from steptool_envs.stabletoolbench.backends import chat_completions_url, post_json
 from steptool_gym.actions import ToolCall
 from steptool_gym.backends import CallResult, canonical_arguments
+from steptool_gym.http import loads_strict
 from steptool_gym.rewards import SOLVED, UNSOLVED, UNSURE
 from steptool_gym.status import Status
 from steptool_gym.suite import Task, Verdict
@@ -272,17 +274,30 @@ def annotation_prompt(query: str, steps: Sequence[tuple[str, str, str]], final_a
     return _TEMPLATE.format(query=query, mid_steps="\n".join(lines), final_answer=final_answer)
 
 
+def _score(value: Any) -> float:
+    """A score from the annotation: a finite JSON number only (no strings, booleans, NaN or infinities)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"score must be a number, got {type(value).__name__}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError("score out of range") from None
+    if not math.isfinite(number):
+        raise ValueError("score must be finite")
+    return number
+
+
 def parse_annotation(payload: Any, n_steps: int) -> tuple[list[float], list[float], float] | None:
     """(SC per step, Con per step, IsSolved) from a chat-completions answer, or None if malformed."""
     try:
         message = payload["choices"][0]["message"]
         calls = message.get("tool_calls") or []
         raw = calls[0]["function"]["arguments"] if calls else message["function_call"]["arguments"]
-        args = json.loads(raw) if isinstance(raw, str) else raw
-        sc = [float(x) for x in args["succeed_tool_calling"]]
-        con = [float(x) for x in args["contribution_to_final_answer"]]
+        args = loads_strict(raw) if isinstance(raw, str) else raw
+        sc = [_score(x) for x in args["succeed_tool_calling"]]
+        con = [_score(x) for x in args["contribution_to_final_answer"]]
         solved = _STATUS_VALUE[args["final_answer_status"]]
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError):
         return None
     if len(sc) < n_steps or len(con) < n_steps:
         return None
