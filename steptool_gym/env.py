@@ -331,7 +331,8 @@ class ToolUseEnv(gym.Env[str, Any]):
         info["backend"] = result.backend
         if verdict.gold_call is not None:
             info["gold_call"] = verdict.gold_call
-        return result.status, result.error, result.response, RewardComponents(float(verdict.sc), float(verdict.con))
+        response = result.response if result.text is None else _Verbatim(result.text)
+        return result.status, result.error, response, RewardComponents(float(verdict.sc), float(verdict.con))
 
     def _finish(self, task: Task, call: ToolCall) -> tuple[Status, str, Any, RewardComponents]:
         args = call.arguments
@@ -353,6 +354,10 @@ class ToolUseEnv(gym.Env[str, Any]):
         A response that is not JSON-serialisable (an object, a NaN-free but huge integer, a cycle, deep
         nesting) is rendered as its bounded text instead; rendering never raises.
         """
+        if isinstance(response, _Verbatim):  # a recorded observation: exactly as recorded
+            text = response.text
+            limit = self.max_observation_length
+            return text if len(text) <= limit else text[:limit] + "..."
         error = error if isinstance(error, str) else _safe_text(error)
         text = _dumps({"error": error, "response": response})
         if text is None:
@@ -388,6 +393,13 @@ class ToolUseEnv(gym.Env[str, Any]):
 
 
 _DEFAULT_INFOS = EnvInfos()
+
+
+@dataclass(frozen=True, slots=True)
+class _Verbatim:
+    """An observation text recorded with the answer (`CallResult.text`): rendered as is, never re-encoded."""
+
+    text: str
 
 
 def _dumps(value: Any) -> str | None:

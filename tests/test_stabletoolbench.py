@@ -485,3 +485,34 @@ def test_module_docstring_sections():
     for section in ("## Description", "## Action Space", "## Observation Space", "## Rewards", "## Episode End",
                     "## Information", "## Arguments", "## Version History"):
         assert section in StableToolBenchEnv.__doc__
+
+
+@needs_data
+def test_replay_is_exact_over_all_shared_records():
+    """Every cache hit over all StepTool records shows exactly the recorded response text: inline JSON is not
+    re-encoded, cut responses keep their trailing "..." (issue 18)."""
+    from steptool_envs.stabletoolbench.data import GROUPS, MODELS, load_records, records_dir
+    from steptool_gym.backends import canonical_arguments
+
+    checked = cut = inline = 0
+    for group in GROUPS:
+        env = make(group=group, strict_arguments=False).unwrapped
+        entries = env.suite.cache._entries
+        for model in MODELS:
+            for rec in load_records(records_dir(STB), model, group):
+                task_id = f"{group}/{rec.query_id}"
+                for step in rec.tool_steps:
+                    if step.arguments is None or not step.text:
+                        continue
+                    entry = entries.get((step.name, canonical_arguments(step.arguments)))
+                    if entry is None or entry[2] != step.text:
+                        continue  # another record answered this call first; it is checked on its own turn
+                    env.reset(options={"task_id": task_id})
+                    obs, _, _, _, info = env.step(ToolCall(step.name, step.arguments))
+                    if info.get("backend") != "cache":
+                        continue  # not a function of this task's catalog, or its arguments do not validate
+                    assert obs == step.text, (task_id, step.name)
+                    checked += 1
+                    cut += step.truncated
+                    inline += isinstance(step.response, str) and step.response.lstrip()[:1] in ("{", "[")
+    assert checked > 4000 and cut > 1000 and inline > 300, (checked, cut, inline)

@@ -83,24 +83,27 @@ class ResponseCache:
         for directory in self.cache_dirs:
             if not directory.is_dir():
                 raise StableToolBenchDataError(f"{directory}: cache_dirs entry is not a folder")
-        self._entries: dict[tuple[str, str], tuple[str, Any]] = {}
+        self._entries: dict[tuple[str, str], tuple[str, Any, str | None]] = {}
         self._loaded_files: dict[Path, dict[str, tuple[str, Any]]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def add(self, name: str, arguments: Mapping[str, Any], error: str, response: Any) -> bool:
-        """Record an answer unless one is already cached for the same call; True if it was added."""
+    def add(self, name: str, arguments: Mapping[str, Any], error: str, response: Any, text: str | None = None) -> bool:
+        """Record an answer unless one is already cached for the same call; True if it was added.
+
+        `text` is the recorded observation text (StepTool's records): a hit replays it verbatim.
+        """
         key = (name, canonical_arguments(arguments))
         if key in self._entries:
             return False
-        self._entries[key] = (error, response)
+        self._entries[key] = (error, response, text or None)
         return True
 
     def examples(self, name: str, limit: int = 5) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """Up to `limit` cached (arguments, answer) pairs of `name`: the LLM simulator's in-context examples."""
         out = []
-        for (fn, args), (error, response) in self._entries.items():
+        for (fn, args), (error, response, _text) in self._entries.items():
             if fn == name:
                 out.append((json.loads(args), {"error": error, "response": response}))
                 if len(out) == limit:
@@ -117,7 +120,7 @@ class ResponseCache:
                     break
         if hit is None:
             return None
-        return CallResult(hit[0], hit[1], status_for_error(hit[0]), self.name)
+        return CallResult(hit[0], hit[1], status_for_error(hit[0]), self.name, hit[2] if len(hit) > 2 else None)
 
     def _folder(self, directory: Path, api: API) -> dict[str, tuple[str, Any]]:
         category = standard_category(api.category_name)
