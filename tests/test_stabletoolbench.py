@@ -364,7 +364,12 @@ def test_rule_judge_hand_examples():
     assert contribution("Paris in France", "Pa", graded=True) == pytest.approx(5 * (2 / 15) / 0.3, abs=1e-3)
     query = "What is the weather in Paris today?"
     assert rule_is_solved("give_answer", "It is 21C and sunny in Paris.", True, query) == 1.0
-    assert rule_is_solved("give_answer", "It is 21C and sunny in Paris.", False, query) == 0.5
+    # No "Unsure" stage: a query-addressing answer without markers is Solved, with or without a successful call
+    # (NO_SUCCESS is a marker only when the learning picks it).
+    assert rule_is_solved("give_answer", "It is 21C and sunny in Paris.", False, query) == 1.0
+    assert rule_is_solved("give_answer", "It is 21C and sunny in Paris.", False, query,
+                          frozenset({"<no successful call>"})) == 0.0
+    assert rule_is_solved("give_answer", "Paris: try again later, it is sunny.", True, query) == 0.0  # a marker
     assert rule_is_solved("give_answer", "Stock AAPL closed at 190 dollars.", True, query) == 0.0  # off-query
     assert rule_is_solved("give_answer", "Sorry, I couldn't find the weather in Paris.", True, query) == 0.0
     assert rule_is_solved("give_answer", "Paris.", True, query) == 0.0  # too short to be an answer
@@ -516,3 +521,21 @@ def test_replay_is_exact_over_all_shared_records():
                     cut += step.truncated
                     inline += isinstance(step.response, str) and step.response.lstrip()[:1] in ("{", "[")
     assert checked > 4000 and cut > 1000 and inline > 300, (checked, cut, inline)
+
+
+@needs_data
+def test_shipped_unsolved_markers_are_the_learned_ones():
+    """The judge's markers are what benchmarks/judge_agreement.py learns on all records, not hand-picked."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from judge_agreement import learn_markers, rule_verdict
+
+    from steptool_envs.stabletoolbench.data import GROUPS, MODELS, load_records, records_dir
+    from steptool_envs.stabletoolbench.judges import MARKER_MIN_GAIN, UNSOLVED_MARKERS
+
+    records = [r for m in MODELS for g in GROUPS for r in load_records(records_dir(STB), m, g)]
+    assert learn_markers(records, MARKER_MIN_GAIN) == UNSOLVED_MARKERS
+    assert {rule_verdict(r) for r in records} == {"Solved", "Unsolved"}  # the rule judge never says Unsure
+    exact = sum(rule_verdict(r) == r.majority for r in records) / len(records)
+    assert exact > 0.85  # in-sample; the held-out figures are in benchmarks/results/judge_agreement.json
