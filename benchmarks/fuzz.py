@@ -173,6 +173,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-seconds-per-env", type=float, default=None,
                         help="stop an env after this many seconds (the report counts the actions that ran)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     ids = args.env or sorted(i for i in gym.registry if i.startswith("StepTool-"))
@@ -193,8 +194,8 @@ def main() -> None:
               "total_actions": sum(r["actions"] for r in rows), "total_exceptions": sum(r["exceptions"] for r in rows),
               "slowest_step_s": max((r["slowest_step_s"] for r in rows), default=0.0),
               "results": rows, "skipped": skipped}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
     if args.json:
         print(json.dumps(report, indent=2))
     else:
