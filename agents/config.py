@@ -2,7 +2,10 @@
 
 A config file holds top-level keys of `TrainConfig` and one table per section (``[model]``, ``[rollout]``,
 ``[ppo]``, ``[sft]``, ``[grpo]``, ``[eto]``, ``[archer]``, ``[gigpo]``); unknown keys are errors, so a typo
-never silently falls back to a default.
+never silently falls back to a default. Loading is strict: duplicate keys (JSON, YAML; TOML forbids them
+itself), YAML aliases (no alias-expansion bombs), integers beyond ±2**53, non-finite or overflowing floats,
+a seed outside [0, 2**32) and an ``env_id`` that is not a registered Gymnasium ID (``module:ID`` forms, which
+import a module, included) are each one-line `ConfigError`s.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
+
+import gymnasium as gym
 
 from steptool_agents import registry
 from steptool_gym.errors import DataError, read_text
@@ -44,11 +49,23 @@ __all__ = [
 ALGOS = registry.algorithm_names()  # the built-in algorithms (see `registry`)
 ADVANTAGE_MODES = ("steptool", "final", "no_step_reward", "no_step_opt", "compat")
 PROMPT_FORMATS = ("react", "react_compact", "chat")
+MAX_CONFIG_INT = 2**53  # |int| accepted for any integer setting (exact as a float; far above any real size)
+MAX_SEED = 2**32  # seeds are in [0, MAX_SEED): numpy's legacy seeding refuses larger ones
 
 
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
+
+
+def _registered(env_id: str) -> bool:
+    """Whether `env_id` is a registered Gymnasium ID (the agents' own toy env registers on demand)."""
+    if env_id not in gym.registry:
+        from steptool_envs.toy import TOY_ENV_ID, register_toy_env
+
+        if env_id == TOY_ENV_ID:
+            register_toy_env()
+    return env_id in gym.registry
 
 
 @dataclass
@@ -287,6 +304,9 @@ class TrainConfig:
         _check(self.algo in registry.ALGORITHMS,
                f"algo must be one of {registry.algorithm_names()}; got {self.algo!r}")
         spec = registry.get(self.algo)
+        _check(isinstance(self.env_id, str) and ":" not in self.env_id and _registered(self.env_id),
+               f"env_id must be a registered env ID (see `steptool envs`); got {str(self.env_id)[:80]!r}")
+        _check(0 <= self.seed < MAX_SEED, f"seed must be in [0, 2**32); got {str(self.seed)[:40]}")
         _check(self.eval_episodes >= 1, "eval_episodes must be >= 1")
         _check(self.max_steps >= 1, "max_steps must be >= 1")
         _check(self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
@@ -338,13 +358,19 @@ def _typed(value: Any, hint: Any, where: str) -> Any:
     ok = True
     if hint is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if ok and not math.isfinite(value):
-            raise ValueError(f"{where}: expected a finite number, got {value}")
-        value = float(value) if ok else value
+        if ok:
+            try:
+                value = float(value)
+            except OverflowError:
+                raise ValueError(f"{where}: number out of range") from None
+            if not math.isfinite(value):
+                raise ValueError(f"{where}: expected a finite number, got {value}")
     elif hint in (bool, str):
         ok = isinstance(value, hint)
     elif hint is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and not -MAX_CONFIG_INT <= value <= MAX_CONFIG_INT:
+            raise ValueError(f"{where}: integer out of range (|value| must be <= 2**53)")
     elif typing.get_origin(hint) is list:
         ok = isinstance(value, list)
         if ok:
@@ -389,15 +415,17 @@ def load_config(path: str | Path) -> TrainConfig:
         if suffix == ".toml":
             data = tomllib.loads(text)
         elif suffix == ".json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
         else:
             data = _load_yaml(text, path)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path} line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        raise ConfigError(f"{path}: not valid TOML ({str(exc).splitlines()[0]})") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply") from None
+    except ValueError as exc:  # duplicate keys, NaN/Infinity, integers past Python's digit limit
+        raise ConfigError(f"{path}: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a table of settings at the top level, got {type(data).__name__}")
     try:
@@ -406,11 +434,53 @@ def load_config(path: str | Path) -> TrainConfig:
         raise ConfigError(f"{path}: {exc}") from None
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a valid setting")
+
+
+def _strict_yaml_loader() -> type:
+    """YAML's safe loader without aliases (no expansion bombs) and with duplicate keys refused."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.constructor.ConstructorError(None, None, "aliases are not allowed in config files",
+                                                        event.start_mark)
+            node = super().compose_node(parent, index)
+            if getattr(node, "anchor", None) is not None:
+                raise yaml.constructor.ConstructorError(None, None, "anchors are not allowed in config files",
+                                                        node.start_mark)
+            return node
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if isinstance(key, list | dict) or key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate or invalid key {key!r:.60}",
+                                                            key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return StrictLoader
+
+
 def _load_yaml(text: str, path: Path) -> Any:
     import yaml  # optional dependency, only needed for YAML presets
 
     try:
-        return yaml.safe_load(text) or {}
+        return yaml.load(text, Loader=_strict_yaml_loader()) or {}  # a SafeLoader subclass: plain values only
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""

@@ -41,7 +41,8 @@ def conversation_ids(env: ToolUseEnv, initial_observation: str, fmt: PromptForma
         text = record.call.to_react() if record.call is not None else record.raw
         name = record.call.name if record.call is not None else ""
         ids += encode(tokenizer, text) + [eos_id]
-        ids += encode(tokenizer, after_action_text(fmt, eos, True, record.observation, name))
+        ids += encode(tokenizer, after_action_text(fmt, eos, True, record.observation, name),
+                      plain=(record.observation,))
     return ids
 
 

@@ -1,13 +1,22 @@
 """Agreement of StepTool's rule judge with the GPT-4 verdicts on StepTool's stored evaluation runs.
 
     python benchmarks/judge_agreement.py [--data-dir DIR] [--json]
+    python benchmarks/judge_agreement.py --learn     # print the markers to ship as judges.UNSOLVED_MARKERS
 
 For every stored run (three ToolLLaMA-2 models × six StableToolBench groups, 2,295 runs) the rule judge's
 IsSolved (`steptool_envs.stabletoolbench.judges.rule_is_solved`) is compared with the majority of the three
-GPT-4-turbo verdicts (ties go to the less favourable verdict). Reported: exact 3-class agreement
+GPT-4-turbo verdicts (ties go to the less favourable verdict).
+
+The judge's `UNSOLVED_MARKERS` are learned from these same labels (`learn_markers`: greedy selection of answer
+words/word pairs, each added while it turns at least `min_gain` more "Unsolved" than "Solved" runs right), so
+agreement on all runs with the shipped markers is an in-sample figure. The headline figure is **held out by
+model**: for each model, markers are learned on the other two models' runs (with `min_gain` chosen among
+`GAINS` by leave-one-model-out inside those two) and scored on the held-out model; the three held-out scores
+are pooled. The same is reported held out by query group (disjoint queries: a marker cannot ride on one
+query's topic answered by several models). Reported per setting: exact 3-class agreement
 (Solved/Unsure/Unsolved), binary agreement (Solved vs not), Cohen's kappa, the confusion matrix, a
 majority-class baseline, as a ceiling how often a single GPT-4 run agrees with the majority, and each run's
-mean recall of the query's relevant APIs (share called successfully). Writes
+mean recall of the query's relevant APIs. Writes
 benchmarks/results/judge_agreement.json. Needs the shared data folder (`STEPTOOL_STB_DIR` or
 ``../shared/data/stabletoolbench``).
 """
@@ -32,16 +41,111 @@ from steptool_envs.stabletoolbench.data import (
     load_records,
     records_dir,
 )
-from steptool_envs.stabletoolbench.judges import rule_is_solved, succeeded
+from steptool_envs.stabletoolbench.judges import (
+    MARKER_MIN_GAIN,
+    UNSOLVED_MARKERS,
+    addresses_query,
+    answer_features,
+    rule_is_solved,
+    succeeded,
+)
 from steptool_gym.catalog import function_name
 
 RESULTS = Path(__file__).parent / "results" / "judge_agreement.json"
 _LABEL = {1.0: "Solved", 0.5: "Unsure", 0.0: "Unsolved"}
+GAINS = (2, 3, 4, 5, 8)  # candidate min_gain values, chosen inside the training models only
+MIN_SUPPORT = 5  # a marker must occur in at least this many training answers
+MAX_MARKERS = 80
 
 
-def rule_verdict(record: Record) -> str:
-    any_success = any(succeeded(s.error, s.response) for s in record.tool_steps)
-    return _LABEL[rule_is_solved(record.return_type, record.final_answer, any_success, record.query)]
+_FEATURES: dict[int, tuple[Record, bool, set[str] | None]] = {}  # per record: (itself, any success, features)
+
+
+def _facts(record: Record) -> tuple[bool, set[str] | None]:
+    """Whether a call succeeded and the answer's features (None when it does not address the query); cached."""
+    hit = _FEATURES.get(id(record))
+    if hit is None or hit[0] is not record:
+        ok = any(succeeded(s.error, s.response) for s in record.tool_steps)
+        feats = (answer_features(record.final_answer, ok)
+                 if addresses_query(record.return_type, record.final_answer, record.query) else None)
+        hit = _FEATURES[id(record)] = (record, ok, feats)
+    return hit[1], hit[2]
+
+
+def _any_success(record: Record) -> bool:
+    return _facts(record)[0]
+
+
+def rule_verdict(record: Record, markers: frozenset[str] | None = None) -> str:
+    """The rule judge's verdict (`rule_is_solved`); with `markers`, the same rule with those markers."""
+    if markers is None:
+        return _LABEL[rule_is_solved(record.return_type, record.final_answer, _any_success(record), record.query)]
+    feats = _facts(record)[1]
+    return "Unsolved" if feats is None or feats & markers else "Solved"
+
+
+def learn_markers(records: Iterable[Record], min_gain: int = MARKER_MIN_GAIN) -> frozenset[str]:
+    """Greedy marker selection on `records` (see the module docstring); deterministic (ties: sorted order)."""
+    features, values, queries = [], [], []
+    for r in records:
+        feats = _facts(r)[1]
+        if feats is not None:
+            features.append(feats)
+            values.append((r.majority == "Unsolved") - (r.majority == "Solved"))
+            queries.append((r.group, r.query_id))
+    holders: dict[str, list[int]] = {}
+    for i, feats in enumerate(features):
+        for f in feats:
+            holders.setdefault(f, []).append(i)
+    # Support counts distinct queries, so a word of one query's topic (answered by every model) is no marker.
+    gain = {f: sum(values[i] for i in ix) for f, ix in holders.items()
+            if len({queries[i] for i in ix}) >= MIN_SUPPORT}
+    flagged = [False] * len(features)
+    chosen: list[str] = []
+    while gain and len(chosen) < MAX_MARKERS:
+        best = min(gain, key=lambda f: (-gain[f], f))
+        if gain[best] < min_gain:
+            break
+        chosen.append(best)
+        del gain[best]
+        for i in holders[best]:
+            if not flagged[i]:
+                flagged[i] = True
+                for f in features[i]:
+                    if f in gain:
+                        gain[f] -= values[i]
+    return frozenset(chosen)
+
+
+def _choose_gain(records: list[Record], split: str = "model") -> int:
+    """`min_gain` with the best held-out agreement among `records`' own models (or groups)."""
+    parts = sorted({getattr(r, split) for r in records})
+
+    def score(gain: int) -> int:
+        total = 0
+        for held in parts:
+            markers = learn_markers([r for r in records if getattr(r, split) != held], gain)
+            total += sum(rule_verdict(r, markers) == r.majority for r in records if getattr(r, split) == held)
+        return total
+
+    return max(GAINS, key=lambda g: (score(g), -g))
+
+
+def held_out(records: list[Record], split: str) -> tuple[list[Record], list[str], dict[str, object]]:
+    """Every run judged with markers learned without its `split` value ("model" or "group"): (runs in scoring
+    order, rule verdicts, details per held-out value). `min_gain` is chosen inside the training part only."""
+    ordered, verdicts, details = [], [], {}
+    for held in sorted({getattr(r, split) for r in records}):
+        train = [r for r in records if getattr(r, split) != held]
+        test = [r for r in records if getattr(r, split) == held]
+        gain = _choose_gain(train, split)
+        markers = learn_markers(train, gain)
+        rows = [rule_verdict(r, markers) for r in test]
+        ordered += test
+        verdicts += rows
+        details[held] = {"min_gain": gain, "markers": len(markers), "runs": len(rows),
+                         "exact_agreement": round(sum(p == r.majority for p, r in zip(rows, test)) / len(rows), 4)}
+    return ordered, verdicts, details
 
 
 def relevant_recall(record: Record, relevant: frozenset[str]) -> float:
@@ -59,9 +163,11 @@ def kappa(pairs: list[tuple[str, str]]) -> float:
     return (observed - expected) / (1 - expected) if expected < 1 else 1.0
 
 
-def summary(records: Iterable[Record], relevant: dict[tuple[str, str], frozenset[str]]) -> dict[str, object]:
+def summary(records: Iterable[Record], relevant: dict[tuple[str, str], frozenset[str]],
+            verdicts: list[str] | None = None) -> dict[str, object]:
     records = list(records)
-    rows = [(rule_verdict(r), r.majority, r.verdicts) for r in records]
+    predicted = verdicts if verdicts is not None else [rule_verdict(r) for r in records]
+    rows = [(p, r.majority, r.verdicts) for p, r in zip(predicted, records, strict=True)]
     recall = [relevant_recall(r, relevant.get((r.group, r.query_id), frozenset())) for r in records]
     pairs = [(p, m) for p, m, _ in rows]
     n = len(rows)
@@ -86,6 +192,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=None, help="StableToolBench folder (default: shared data)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--learn", action="store_true", help="print the markers learned on all runs and exit")
     args = parser.parse_args()
     root = args.data_dir or default_data_dir()
     directory = records_dir(root)
@@ -100,9 +207,20 @@ def main() -> int:
     except StableToolBenchDataError as exc:
         print(f"judge_agreement: {exc}", file=sys.stderr)
         return 2
+    if args.learn:
+        gain = _choose_gain(records)
+        print(f"MARKER_MIN_GAIN = {gain}")
+        print(f"UNSOLVED_MARKERS = frozenset({sorted(learn_markers(records, gain))!r})")
+        return 0
+    by_model = held_out(records, "model")
+    by_group = held_out(records, "group")
     report = {
         "judge": "rule (steptool_envs.stabletoolbench.judges.rule_is_solved)",
         "reference": "majority of three GPT-4-turbo verdicts per run (StepTool pass_rate_results)",
+        "markers": {"shipped": len(UNSOLVED_MARKERS), "min_gain": MARKER_MIN_GAIN,
+                    "shipped_equal_learned_on_all": learn_markers(records, MARKER_MIN_GAIN) == UNSOLVED_MARKERS},
+        "held_out_by_model": {**summary(by_model[0], relevant, by_model[1]), "per_held_out": by_model[2]},
+        "held_out_by_group": {**summary(by_group[0], relevant, by_group[1]), "per_held_out": by_group[2]},
         "overall": summary(records, relevant),
         "per_group": {g: summary((r for r in records if r.group == g), relevant) for g in GROUPS},
         "per_model": {m: summary((r for r in records if r.model == m), relevant) for m in MODELS},
@@ -112,7 +230,10 @@ def main() -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        for name, row in [("overall", report["overall"]), *report["per_group"].items(), *report["per_model"].items()]:
+        rows = [("held out by model", report["held_out_by_model"]), ("held out by group", report["held_out_by_group"]),
+                ("overall (in-sample)", report["overall"]),
+                *report["per_group"].items(), *report["per_model"].items()]
+        for name, row in rows:
             print(f"{name:>20}: n={row['runs']:4d} exact={row['exact_agreement']:.3f} "
                   f"binary={row['binary_agreement']:.3f} kappa={row['cohen_kappa']:.3f}")
     return 0

@@ -14,7 +14,12 @@ Accepted action forms (all parse to the same `ToolCall`):
 * a `ToolCall` itself.
 
 Malformed input raises `ActionError` carrying ToolBench's status code and a message a model can learn from;
-the environment turns it into an error observation, never into a crash.
+the environment turns it into an error observation, never into a crash. Whatever the form, the result is a
+`ToolCall` whose name is a string and whose arguments are JSON values only (str, int, float, bool, None,
+lists and string-keyed objects), nested at most `MAX_ARGUMENT_DEPTH` levels, with at most
+`MAX_ARGUMENT_NODES` values and `MAX_ARGUMENT_CHARS` characters in all, integers of at most
+`MAX_INT_BITS` bits and finite floats: `check_arguments` enforces it for every form, `ToolCall` values
+included.
 """
 
 from __future__ import annotations
@@ -26,7 +31,19 @@ from typing import Any
 
 from steptool_gym.status import Status
 
-__all__ = ["FINISH", "ActionError", "ToolCall", "parse_action", "parse_arguments", "parse_react"]
+__all__ = [
+    "FINISH",
+    "MAX_ARGUMENT_CHARS",
+    "MAX_ARGUMENT_DEPTH",
+    "MAX_ARGUMENT_NODES",
+    "MAX_INT_BITS",
+    "ActionError",
+    "ToolCall",
+    "check_arguments",
+    "parse_action",
+    "parse_arguments",
+    "parse_react",
+]
 
 FINISH = "Finish"
 
@@ -34,6 +51,12 @@ FINISH = "Finish"
 # so that a 1 MB string costs the same as a 64 kB one.
 _MAX_ACTION_CHARS = 65_536
 _JSON = json.JSONDecoder()
+# Bounds on a call's arguments (every suite's real calls are far inside them): deeper or larger values are an
+# input error before any backend, judge, state key or snapshot sees them.
+MAX_ARGUMENT_DEPTH = 32
+MAX_ARGUMENT_NODES = 10_000
+MAX_ARGUMENT_CHARS = _MAX_ACTION_CHARS
+MAX_INT_BITS = 256
 
 
 class ActionError(ValueError):
@@ -78,7 +101,7 @@ class ToolCall:
 def parse_arguments(raw: Any, name: str | None = None) -> dict[str, Any]:
     """Arguments from a dict or JSON text; an empty string means no arguments (ToolBench does the same)."""
     if isinstance(raw, Mapping):
-        return {str(k): v for k, v in raw.items()}
+        return check_arguments(raw, name)
     if raw is None:
         return {}
     if not isinstance(raw, str):
@@ -93,7 +116,63 @@ def parse_arguments(raw: Any, name: str | None = None) -> dict[str, Any]:
         raise ActionError(Status.INPUT_ERROR, f"Action Input is not valid JSON: {_short(exc)}", name) from None
     if not isinstance(value, dict):
         raise ActionError(Status.INPUT_ERROR, "Action Input must be a JSON object", name)
-    return value
+    return check_arguments(value, name)
+
+
+def check_arguments(arguments: Any, name: str | None = None) -> dict[str, Any]:
+    """`arguments` as a plain dict of JSON values within the module's bounds, or `ActionError` (INPUT_ERROR).
+
+    Iterative (no recursion), so a hostile value cannot exhaust the stack; tuples become lists.
+    """
+    if not isinstance(arguments, Mapping):
+        raise ActionError(Status.INPUT_ERROR, f"Action Input must be a JSON object, got {type(arguments).__name__}",
+                          name)
+
+    def fail(problem: str) -> ActionError:
+        return ActionError(Status.INPUT_ERROR, f"Action Input {problem}", name)
+
+    out: dict[str, Any] = {}
+    # (source container, destination container, depth)
+    stack: list[tuple[Any, Any, int]] = [(arguments, out, 1)]
+    nodes = chars = 0
+    while stack:
+        source, dest, depth = stack.pop()
+        if depth > MAX_ARGUMENT_DEPTH:
+            raise fail(f"is nested deeper than {MAX_ARGUMENT_DEPTH} levels")
+        items = source.items() if isinstance(dest, dict) else enumerate(source)
+        for key, value in items:
+            nodes += 1
+            if nodes > MAX_ARGUMENT_NODES:
+                raise fail(f"has more than {MAX_ARGUMENT_NODES} values")
+            if isinstance(dest, dict):
+                if not isinstance(key, str):
+                    raise fail(f"keys must be strings, got {type(key).__name__}")
+                chars += len(key)
+            if value is None or isinstance(value, bool):
+                converted: Any = value
+            elif isinstance(value, str):
+                chars += len(value)
+                converted = value
+            elif isinstance(value, int):
+                if value.bit_length() > MAX_INT_BITS:
+                    raise fail(f"has an integer of more than {MAX_INT_BITS} bits")
+                converted = int(value)
+            elif isinstance(value, float):
+                if value != value or value in (float("inf"), float("-inf")):
+                    raise fail("has a non-finite number")
+                converted = float(value)
+            elif isinstance(value, Mapping):
+                converted = {}
+                stack.append((value, converted, depth + 1))
+            elif isinstance(value, list | tuple):
+                converted = [None] * len(value)
+                stack.append((value, converted, depth + 1))
+            else:
+                raise fail(f"values must be JSON values, got {type(value).__name__}")
+            if chars > MAX_ARGUMENT_CHARS:
+                raise fail(f"has more than {MAX_ARGUMENT_CHARS} characters")
+            dest[key] = converted
+    return out
 
 
 def parse_react(text: str) -> ToolCall:
@@ -128,7 +207,7 @@ def _from_mapping(action: Mapping[str, Any]) -> ToolCall:
         call = _from_mapping(calls[0]) if isinstance(calls[0], Mapping) else None
         if call is None:
             raise ActionError(Status.NO_SUCH_FUNCTION, "tool_calls entries must be objects")
-        return ToolCall(call.name, call.arguments, str(thought))
+        return ToolCall(call.name, call.arguments, thought[:_MAX_ACTION_CHARS] if isinstance(thought, str) else "")
     if "function" in action and isinstance(action["function"], Mapping):
         return _from_mapping(action["function"])
     name = action.get("name")
@@ -137,13 +216,28 @@ def _from_mapping(action: Mapping[str, Any]) -> ToolCall:
     name = name.strip()[:_MAX_ACTION_CHARS]
     raw = action.get("arguments", action.get("parameters"))
     thought = action.get("thought", "")
-    return ToolCall(name, parse_arguments(raw, name), thought if isinstance(thought, str) else "")
+    return ToolCall(name, parse_arguments(raw, name), thought[:_MAX_ACTION_CHARS] if isinstance(thought, str) else "")
+
+
+def _checked_call(call: ToolCall) -> ToolCall:
+    """A `ToolCall` built by code (not parsed) passes the same checks as a parsed one."""
+    if not isinstance(call.name, str) or not call.name.strip():
+        raise ActionError(Status.NO_SUCH_FUNCTION, "Function call needs a non-empty string 'name'")
+    name = call.name.strip()[:_MAX_ACTION_CHARS]
+    arguments = check_arguments(call.arguments, name)
+    thought = call.thought if isinstance(call.thought, str) else ""
+    if name == call.name and thought is call.thought and arguments == call.arguments:
+        return call
+    return ToolCall(name, arguments, thought[:_MAX_ACTION_CHARS])
 
 
 def parse_action(action: Any) -> ToolCall:
-    """Turn any accepted action form into a `ToolCall`, or raise `ActionError`."""
+    """Turn any accepted action form into a `ToolCall`, or raise `ActionError`.
+
+    Any Python value is accepted as input: anything that is not one of the forms above is an `ActionError`.
+    """
     if isinstance(action, ToolCall):
-        return action
+        return _checked_call(action)
     if isinstance(action, Mapping):
         return _from_mapping(action)
     if isinstance(action, bytes):

@@ -38,12 +38,17 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class CallResult:
-    """ToolBench's ``{"error": ..., "response": ...}`` plus the status code and the answering backend."""
+    """ToolBench's ``{"error": ..., "response": ...}`` plus the status code and the answering backend.
+
+    `text`, when set, is the exact observation text a recording holds for this answer (StableToolBench
+    replays): the env shows it verbatim (cut to its observation length) instead of re-encoding `response`.
+    """
 
     error: str
     response: Any
     status: Status = Status.OK
     backend: str = ""
+    text: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -52,12 +52,15 @@ class EndpointAgent:
             payload, error = post_json(self.url, body, headers=headers, timeout_s=self.timeout_s)
             try:
                 message = payload["choices"][0]["message"]
+                if not isinstance(message, dict):
+                    raise TypeError("message is not an object")
             except (KeyError, IndexError, TypeError) as exc:
                 error = error or f"malformed reply ({type(exc).__name__})"
                 if attempt < self.retries:
                     time.sleep(self.backoff_s * 2**attempt)
                 continue
-            if message.get("tool_calls"):
+            if isinstance(message.get("tool_calls"), list) and message["tool_calls"]:
                 return message
-            return message.get("content") or ""
+            content = message.get("content")
+            return content if isinstance(content, str) else ""
         return f"Endpoint error after {self.retries + 1} attempts: {error}"

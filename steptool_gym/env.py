@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, SupportsFloat
@@ -246,6 +247,10 @@ class ToolUseEnv(gym.Env[str, Any]):
             call, status, error = None, Status.INPUT_ERROR, "Action is nested too deeply"
             components = RewardComponents(0.0, 0.0)
             response = ""
+        except Exception as exc:  # noqa: BLE001 - any Python value is a valid input to step(): never a crash
+            call, status, error = None, Status.INPUT_ERROR, f"Action could not be read ({type(exc).__name__})"
+            components = RewardComponents(0.0, 0.0)
+            response = ""
         else:
             if call.is_finish:
                 status, error, response, components = self._finish(task, call)
@@ -274,10 +279,11 @@ class ToolUseEnv(gym.Env[str, Any]):
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human'")
             return None
-        lines = [f"[{self.task.task_id}] {self.task.query}"]
+        lines = [f"[{_printable(self.task.task_id)}] {_printable(self.task.query)}"]
         for i, rec in enumerate(self._state.history, 1):
             act = rec.call.to_react().replace("\n", " | ") if rec.call else rec.raw[:200]
-            lines.append(f"step {i} [{rec.status.name} r={rec.reward:.3f}] {act}\n  -> {rec.observation[:300]}")
+            lines.append(f"step {i} [{rec.status.name} r={rec.reward:.3f}] {_printable(act)}\n"
+                         f"  -> {_printable(rec.observation[:300])}")
         text = "\n".join(lines)
         if self.render_mode == "human":
             print(text)
@@ -355,14 +361,20 @@ class ToolUseEnv(gym.Env[str, Any]):
         if problem is not None:
             return Status.INPUT_ERROR, problem, "", RewardComponents(0.0, 0.0)
         context = CallContext(self._state.steps, self._state.counters, self._state.judge_state)
-        result = self.suite.backend.call(api, call.arguments, context)
+        try:
+            result = self.suite.backend.call(api, call.arguments, context)
+        except Exception as exc:  # noqa: BLE001 - a backend that breaks is an API that does not work, not a crash
+            info["backend_error"] = type(exc).__name__
+            return (Status.API_NOT_WORKING, f"{call.name} failed ({type(exc).__name__})", "",
+                    RewardComponents(0.0, 0.0))
         if result is None:  # a bare backend with no answer
             return Status.API_NOT_WORKING, f"{call.name} is not available", "", RewardComponents(0.0, 0.0)
         verdict = self.suite.judge.judge_call(task, self._state.judge_state, call, result)
         info["backend"] = result.backend
         if verdict.gold_call is not None:
             info["gold_call"] = verdict.gold_call
-        return result.status, result.error, result.response, RewardComponents(float(verdict.sc), float(verdict.con))
+        response = result.response if result.text is None else _Verbatim(result.text)
+        return result.status, result.error, response, RewardComponents(float(verdict.sc), float(verdict.con))
 
     def _finish(self, task: Task, call: ToolCall) -> tuple[Status, str, Any, RewardComponents]:
         args = call.arguments
@@ -384,12 +396,21 @@ class ToolUseEnv(gym.Env[str, Any]):
         return Status.FINAL_ANSWER, "", "successfully giving the final answer.", RewardComponents(0.0, 0.0, solved)
 
     def _render_response(self, error: str, response: Any) -> str:
+        """ToolBench's ``{"error", "response"}`` JSON, cut to `max_observation_length` (+ ``...``).
+
+        A response that is not JSON-serialisable (an object, a NaN-free but huge integer, a cycle, deep
+        nesting) is rendered as its bounded text instead; rendering never raises.
+        """
         if isinstance(response, NextTurn):
             return f"User: {response.text}"
-        try:
-            text = json.dumps({"error": error, "response": response})
-        except (TypeError, ValueError):
-            text = json.dumps({"error": error, "response": str(response)})
+        if isinstance(response, _Verbatim):  # a recorded observation: exactly as recorded
+            text = response.text
+            limit = self.max_observation_length
+            return text if len(text) <= limit else text[:limit] + "..."
+        error = error if isinstance(error, str) else _safe_text(error)
+        text = _dumps({"error": error, "response": response})
+        if text is None:
+            text = json.dumps({"error": error, "response": _safe_text(response)})
         limit = self.max_observation_length
         return text if len(text) <= limit else text[:limit] + "..."
 
@@ -429,10 +450,46 @@ def _pcg64_state(seed: int) -> dict[str, Any]:
     return np.random.PCG64(np.random.SeedSequence(seed)).state
 
 
+@dataclass(frozen=True, slots=True)
+class _Verbatim:
+    """An observation text recorded with the answer (`CallResult.text`): rendered as is, never re-encoded."""
+
+    text: str
+
+
+def _dumps(value: Any) -> str | None:
+    """JSON text of `value`, or None when it is not JSON-serialisable (never raises)."""
+    try:
+        return json.dumps(value)
+    except Exception:  # noqa: BLE001 - TypeError, ValueError (int digit limit), RecursionError, a raising __str__
+        return None
+
+
+def _safe_text(value: Any, limit: int = _RAW_ACTION_KEEP) -> str:
+    """A bounded text form of any value: `str`, else a description (huge ints are not converted)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4096:
+        return f"<int of {value.bit_length()} bits>"
+    try:
+        return str(value)[:limit]
+    except Exception:  # noqa: BLE001 - an object whose __str__ raises, a huge int inside a container
+        return f"<{type(value).__name__} object>"
+
+
 def _raw_text(action: Any) -> str:
     if isinstance(action, str):
         return action[:_RAW_ACTION_KEEP]
     try:
-        return json.dumps(action, default=str)[:_RAW_ACTION_KEEP]
-    except (TypeError, ValueError, RecursionError):
-        return repr(type(action))
+        return json.dumps(action, default=_safe_text)[:_RAW_ACTION_KEEP]
+    except Exception:  # noqa: BLE001 - whatever the value, the record keeps a description of it
+        return f"<{type(action).__name__} action>"
+
+
+# Terminal control: CSI/OSC escape sequences, then any remaining C0/C1 control (newline and tab kept) and the
+# bidirectional overrides that reorder what a terminal shows.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(text: str) -> str:
+    """`text` without terminal escape sequences or control characters (what `render()` shows)."""
+    return _CONTROL.sub("\ufffd", _ESCAPES.sub("", text))

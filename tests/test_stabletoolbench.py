@@ -293,14 +293,14 @@ def server_requests(url: str) -> list[tuple[str, dict[str, str], dict[str, Any]]
 @pytest.mark.parametrize("route, status, message", [
     ("/hang/virtual", Status.TIMEOUT, "Timeout error..."),
     ("/500/virtual", Status.REQUEST_ERROR, "request invalid, data error. status_code=500"),
-    ("/garbage/virtual", Status.REQUEST_ERROR, "request invalid, data error (invalid JSON)"),
+    ("/garbage/virtual", Status.REQUEST_ERROR, "request invalid, data error (invalid JSON ("),
 ])
 def test_virtual_server_failures_are_bounded_and_reported(server, route, status, message):
     client = VirtualServerClient(server + route, timeout_s=0.3, retries=1, backoff_s=0.05, fallthrough=False)
     start = time.perf_counter()
     result = client.call(WEATHER, {"city": "Paris"}, CallContext())
     assert time.perf_counter() - start < 2.0
-    assert (result.status, result.error, result.backend) == (status, message, "server")
+    assert (result.status, result.backend) == (status, "server") and result.error.startswith(message)
     assert VirtualServerClient(server + route, timeout_s=0.3, retries=0).call(WEATHER, {"city": "P"},
                                                                              CallContext()) is None
 
@@ -364,7 +364,12 @@ def test_rule_judge_hand_examples():
     assert contribution("Paris in France", "Pa", graded=True) == pytest.approx(5 * (2 / 15) / 0.3, abs=1e-3)
     query = "What is the weather in Paris today?"
     assert rule_is_solved("give_answer", "It is 21C and sunny in Paris.", True, query) == 1.0
-    assert rule_is_solved("give_answer", "It is 21C and sunny in Paris.", False, query) == 0.5
+    # No "Unsure" stage: a query-addressing answer without markers is Solved, with or without a successful call
+    # (NO_SUCCESS is a marker only when the learning picks it).
+    assert rule_is_solved("give_answer", "It is 21C and sunny in Paris.", False, query) == 1.0
+    assert rule_is_solved("give_answer", "It is 21C and sunny in Paris.", False, query,
+                          frozenset({"<no successful call>"})) == 0.0
+    assert rule_is_solved("give_answer", "Paris: try again later, it is sunny.", True, query) == 0.0  # a marker
     assert rule_is_solved("give_answer", "Stock AAPL closed at 190 dollars.", True, query) == 0.0  # off-query
     assert rule_is_solved("give_answer", "Sorry, I couldn't find the weather in Paris.", True, query) == 0.0
     assert rule_is_solved("give_answer", "Paris.", True, query) == 0.0  # too short to be an answer
@@ -485,3 +490,52 @@ def test_module_docstring_sections():
     for section in ("## Description", "## Action Space", "## Observation Space", "## Rewards", "## Episode End",
                     "## Information", "## Arguments", "## Version History"):
         assert section in StableToolBenchEnv.__doc__
+
+
+@needs_data
+def test_replay_is_exact_over_all_shared_records():
+    """Every cache hit over all StepTool records shows exactly the recorded response text: inline JSON is not
+    re-encoded, cut responses keep their trailing "..." (issue 18)."""
+    from steptool_envs.stabletoolbench.data import GROUPS, MODELS, load_records, records_dir
+    from steptool_gym.backends import canonical_arguments
+
+    checked = cut = inline = 0
+    for group in GROUPS:
+        env = make(group=group, strict_arguments=False).unwrapped
+        entries = env.suite.cache._entries
+        for model in MODELS:
+            for rec in load_records(records_dir(STB), model, group):
+                task_id = f"{group}/{rec.query_id}"
+                for step in rec.tool_steps:
+                    if step.arguments is None or not step.text:
+                        continue
+                    entry = entries.get((step.name, canonical_arguments(step.arguments)))
+                    if entry is None or entry[2] != step.text:
+                        continue  # another record answered this call first; it is checked on its own turn
+                    env.reset(options={"task_id": task_id})
+                    obs, _, _, _, info = env.step(ToolCall(step.name, step.arguments))
+                    if info.get("backend") != "cache":
+                        continue  # not a function of this task's catalog, or its arguments do not validate
+                    assert obs == step.text, (task_id, step.name)
+                    checked += 1
+                    cut += step.truncated
+                    inline += isinstance(step.response, str) and step.response.lstrip()[:1] in ("{", "[")
+    assert checked > 4000 and cut > 1000 and inline > 300, (checked, cut, inline)
+
+
+@needs_data
+def test_shipped_unsolved_markers_are_the_learned_ones():
+    """The judge's markers are what benchmarks/judge_agreement.py learns on all records, not hand-picked."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from judge_agreement import learn_markers, rule_verdict
+
+    from steptool_envs.stabletoolbench.data import GROUPS, MODELS, load_records, records_dir
+    from steptool_envs.stabletoolbench.judges import MARKER_MIN_GAIN, UNSOLVED_MARKERS
+
+    records = [r for m in MODELS for g in GROUPS for r in load_records(records_dir(STB), m, g)]
+    assert learn_markers(records, MARKER_MIN_GAIN) == UNSOLVED_MARKERS
+    assert {rule_verdict(r) for r in records} == {"Solved", "Unsolved"}  # the rule judge never says Unsure
+    exact = sum(rule_verdict(r) == r.majority for r in records) / len(records)
+    assert exact > 0.85  # in-sample; the held-out figures are in benchmarks/results/judge_agreement.json

@@ -9,7 +9,9 @@ is taken on). Each token carries:
   action t (its state) have index t.
 
 Segments are tokenised without special tokens (no BOS inside a conversation); only the very first segment may
-start with BOS. `Trajectory.truncate_left` keeps the last ``max_tokens`` tokens.
+start with BOS. Text that came from outside (tool outputs, passed to `encode` as ``plain``) is tokenised as
+text even where it spells a special token: a tool answer containing ``</s>`` or ``<|im_end|>`` never becomes
+a real EOS or turn marker. `Trajectory.truncate_left` keeps the last ``max_tokens`` tokens.
 """
 
 from __future__ import annotations
@@ -46,9 +48,43 @@ def prompt_ids(tokenizer: Any, text: str, max_tokens: int = 0) -> list[int]:
     return bos + ids
 
 
-def encode(tokenizer: Any, text: str) -> list[int]:
-    """Tokenise a template/observation segment: never adds BOS/EOS."""
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+def encode(tokenizer: Any, text: str, plain: Sequence[str] = ()) -> list[int]:
+    """Tokenise a template/observation segment: never adds BOS/EOS.
+
+    Special-token text inside the first occurrence of each `plain` substring (the untrusted parts: tool
+    outputs) is tokenised as ordinary text; the template's own special tokens elsewhere in `text` stay special.
+    """
+    spans = []
+    for part in plain:
+        start = text.find(part) if part else -1
+        if start >= 0:
+            spans.append((start, start + len(part)))
+    if not spans:
+        return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    special = set(getattr(tokenizer, "all_special_ids", ()) or ())
+    if getattr(tokenizer, "is_fast", False):
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        ids: list[int] = []
+        for token, (a, b) in zip(enc["input_ids"], enc["offset_mapping"], strict=True):
+            if token in special and any(lo <= a and b <= hi for lo, hi in spans):
+                ids.extend(_plain_ids(tokenizer, text[a:b]))
+            else:
+                ids.append(int(token))
+        return ids
+    # A slow tokenizer has no offsets: tokenise the plain spans on their own.
+    ids, at = [], 0
+    for lo, hi in sorted(spans):
+        if lo < at:
+            continue
+        ids += list(tokenizer(text[at:lo], add_special_tokens=False)["input_ids"]) if lo > at else []
+        ids += _plain_ids(tokenizer, text[lo:hi])
+        at = hi
+    return ids + (list(tokenizer(text[at:], add_special_tokens=False)["input_ids"]) if at < len(text) else [])
+
+
+def _plain_ids(tokenizer: Any, text: str) -> list[int]:
+    """`text` as ordinary tokens even when it spells a special token."""
+    return list(tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"])
 
 
 @dataclass

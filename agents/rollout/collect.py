@@ -268,7 +268,8 @@ def collect_episodes(
                 pending[i] = True
             else:
                 name = _called_name(actions[i])
-                traj.add_prompt(encode(tokenizer, after_action_text(fmt, eos_token, g.emitted_eos, obs[i], name)))
+                traj.add_prompt(encode(tokenizer, after_action_text(fmt, eos_token, g.emitted_eos, obs[i], name),
+                                            plain=(obs[i],)))
     return done
 
 

@@ -177,7 +177,7 @@ def load_sft_json(path: str | Path, fmt: PromptFormat, tokenizer: Any, max_promp
                 t.add_action(encode(tokenizer, c["value"]) + [eos_id], 0.0, c["value"])
                 pending_action = True
             elif c["from"] in ("function", "tool") and pending_action:
-                t.add_prompt(encode(tokenizer, after_action_text(fmt, eos, True, c["value"], "")))
+                t.add_prompt(encode(tokenizer, after_action_text(fmt, eos, True, c["value"], ""), plain=(c["value"],)))
                 pending_action = False
         if t.num_steps:
             t.finals[-1] = True

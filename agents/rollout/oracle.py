@@ -84,7 +84,7 @@ def demo_trajectories(episodes: Sequence[OracleEpisode], fmt: PromptFormat, toke
         for k, (text, obs, name, reward, final) in enumerate(ep.turns):
             t.add_action(encode(tokenizer, text) + [eos_id], reward, text, final)
             if k + 1 < len(ep.turns):
-                t.add_prompt(encode(tokenizer, after_action_text(fmt, eos, True, obs, name)))
+                t.add_prompt(encode(tokenizer, after_action_text(fmt, eos, True, obs, name), plain=(obs,)))
         t.is_solved = 1.0 if ep.turns and ep.turns[-1][4] and ep.turns[-1][3] >= 1.0 else 0.0
         t.terminated = True
         trajs.append(t)

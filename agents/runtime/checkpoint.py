@@ -75,16 +75,32 @@ def latest_checkpoint(root: Path) -> Path | None:
 
     A checkpoint directory only appears by renaming a finished one into place, so every ``update_*`` directory is
     complete; the fallback covers a kill between that rename and the pointer's update.
+
+    The pointer is confined to the run folder: it must be a bare ``update_NNNNNN`` name (no separators, no
+    ``..``), and the directory it names (symlinks resolved) must sit directly in ``checkpoints/``; a pointer
+    that names anything else is ignored, as is a ``update_*`` entry that is a link out of the folder.
     """
     ckpt_root = root / "checkpoints"
     pointer = ckpt_root / "latest"
-    if pointer.is_file():
-        path = ckpt_root / pointer.read_text().strip()
-        if _CHECKPOINT_NAME.fullmatch(path.name) and (path / "state.json").is_file():
-            return path
+    if pointer.is_file() and not pointer.is_symlink():
+        try:
+            name = pointer.read_text(encoding="utf-8", errors="strict")[:64].strip()
+        except (OSError, UnicodeDecodeError):
+            name = ""
+        if _CHECKPOINT_NAME.fullmatch(name) and _confined(ckpt_root / name, ckpt_root):
+            return ckpt_root / name
     found = sorted(p for p in ckpt_root.glob("update_*")
-                   if _CHECKPOINT_NAME.fullmatch(p.name) and (p / "state.json").is_file())
+                   if _CHECKPOINT_NAME.fullmatch(p.name) and _confined(p, ckpt_root))
     return found[-1] if found else None
+
+
+def _confined(path: Path, ckpt_root: Path) -> bool:
+    """A complete checkpoint directory that really lies in `ckpt_root` (not a link to elsewhere)."""
+    try:
+        real = path.resolve(strict=True)
+        return real.parent == ckpt_root.resolve(strict=True) and (real / "state.json").is_file()
+    except (OSError, RuntimeError):
+        return False
 
 
 def load_checkpoint(path: Path, policy: Policy, optimizer: torch.optim.Optimizer) -> dict[str, Any]:

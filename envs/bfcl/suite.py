@@ -15,14 +15,18 @@ every such turn passes. BFCL's own `state_checker` and `response_checker` do the
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
+import decimal
 import functools
 import glob
 import hashlib
 import importlib
 import inspect
 import json
-from collections.abc import Callable, Mapping, Sequence
+import math
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,8 +47,10 @@ __all__ = [
     "BFCLSuite",
     "GoldCall",
     "bfcl_result_text",
+    "bounds_problem",
     "load_bfcl",
     "parse_call",
+    "run_simulator",
 ]
 
 CATEGORIES = ("base", "miss_func", "miss_param", "long_context")
@@ -134,15 +140,84 @@ def _canonical(value: Any) -> Any:
 
 
 def bfcl_result_text(value: Any) -> str:
-    """A call's result as BFCL's executor records it (``execute_multi_turn_func_call``)."""
+    """A call's result as BFCL's executor records it (``execute_multi_turn_func_call``); never raises (an
+    integer too long for `str`, BFCL's own limit of 4,300 digits, is described instead)."""
     if type(value) is str:
         return value
     if type(value) is dict:
         try:
             return json.dumps(value)
-        except (TypeError, ValueError):
-            return str(value)
-    return str(value)
+        except (TypeError, ValueError, RecursionError):
+            pass
+    try:
+        return str(value)
+    except ValueError:
+        return f"<{type(value).__name__} too large to print>"
+
+
+# ------------------------------------------------------------------ simulator bounds
+# BFCL's MathAPI computes exactly what it is asked: `power(10, 10**9)`, `logarithm(precision=10**7)` or
+# `round_number(5, -10**9)` run for minutes or exhaust memory inside one C call, which no timeout can stop.
+# These caps are checked before dispatch; every real BFCL task is far inside them.
+MAX_PRECISION = 1_000  # digits for logarithm/square_root
+MAX_DECIMAL_PLACES = 1_000  # |decimal_places| for round_number
+MAX_RESULT_DIGITS = 4_000  # decimal digits of an exact integer power (below Python's int→str limit)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def bounds_problem(name: str, arguments: Mapping[str, Any]) -> str | None:
+    """Why a simulator call would run unbounded (an error message), or None when it is within the caps."""
+    if name in ("logarithm", "square_root"):
+        precision = arguments.get("precision")
+        if _number(precision) and not -MAX_PRECISION <= precision <= MAX_PRECISION:
+            return f"precision must be at most {MAX_PRECISION}"
+    elif name == "round_number":
+        places = arguments.get("decimal_places")
+        if _number(places) and not -MAX_DECIMAL_PLACES <= places <= MAX_DECIMAL_PLACES:
+            return f"decimal_places must be within ±{MAX_DECIMAL_PLACES}"
+    elif name == "power":
+        base, exponent = arguments.get("base"), arguments.get("exponent")
+        if _number(base) and _number(exponent) and abs(base) > 1 and exponent > 0:
+            if isinstance(base, int) and isinstance(exponent, int):
+                if exponent * math.log10(abs(base)) > MAX_RESULT_DIGITS:
+                    return f"the result would have more than {MAX_RESULT_DIGITS} digits"
+            elif isinstance(exponent, int) and exponent > 1 << 53:
+                return "exponent too large"
+    return None
+
+
+@contextlib.contextmanager
+def _global_state_restored() -> Iterator[None]:
+    """Run a simulator call without leaking its changes of process-wide state (decimal and mpmath precision)."""
+    mpmath = sys.modules.get("mpmath")
+    mp_prec = mpmath.mp.prec if mpmath is not None else None
+    try:
+        with decimal.localcontext():
+            yield
+    finally:
+        mpmath = sys.modules.get("mpmath")
+        if mpmath is not None:
+            mpmath.mp.prec = mp_prec if mp_prec is not None else 53
+
+
+def run_simulator(method: Callable[..., Any], arguments: Mapping[str, Any]) -> tuple[Any, str]:
+    """Call a simulator method on a deep copy of `arguments` within the caps, restoring global state.
+
+    Returns the value and BFCL's result text, rendered while the call's precision is still in force (as
+    BFCL's executor renders it); a value that JSON cannot encode (``mpf``, ``Decimal``) is replaced by that text.
+    """
+    problem = bounds_problem(getattr(method, "__name__", ""), arguments)
+    if problem is not None:
+        raise ValueError(problem)
+    with _global_state_restored():
+        value = method(**copy.deepcopy(dict(arguments)))
+        text = bfcl_result_text(value)
+        if isinstance(value, dict) and not text.startswith('{"') and value:
+            value = text
+    return value, text
 
 
 # ------------------------------------------------------------------ tasks and gold
@@ -210,14 +285,14 @@ class BFCLBackend:
         try:
             # Simulators keep references to argument lists (e.g. a tweet's tags); a copy keeps the caller's
             # objects out of the world, as BFCL's eval of a call string does.
-            value = getattr(instance, api.api_name)(**copy.deepcopy(dict(arguments)))
+            value, text = run_simulator(getattr(instance, api.api_name), arguments)
         except Exception as exc:  # noqa: BLE001 - a failing simulator call is an observation, as in BFCL
-            message = f"Error during execution: {exc}"
+            message = f"Error during execution: {bfcl_result_text(exc)}"
             episode.results.append(message)
             return CallResult(message[:1000], "", Status.REQUEST_ERROR, self.name)
-        episode.results.append(bfcl_result_text(value))
+        episode.results.append(text)
         if isinstance(value, dict) and "error" in value:
-            return CallResult(str(value["error"]), "", Status.MESSAGE_ERROR, self.name)
+            return CallResult(bfcl_result_text(value["error"]), "", Status.MESSAGE_ERROR, self.name)
         return CallResult("", value, Status.OK, self.name)
 
 
@@ -434,7 +509,7 @@ class BFCLSuite:
                 for c in calls:
                     try:
                         method = getattr(instances[self._owner[c.name]], c.name)
-                        results.append(bfcl_result_text(method(**copy.deepcopy(dict(c.arguments)))))
+                        results.append(run_simulator(method, c.arguments)[1])
                     except Exception as exc:  # noqa: BLE001 - recorded as BFCL records it
                         results.append(f"Error during execution: {exc}")
                 turns.append(_TurnGold(copy.deepcopy(instances), tuple(results)))

@@ -25,7 +25,7 @@ from typing import Any
 from steptool_envs.stabletoolbench.data import StableToolBenchDataError, safe_literal
 from steptool_gym.backends import Backend, CallContext, CallResult, ChainBackend, TemplateSimulator, canonical_arguments
 from steptool_gym.catalog import API, change_name, standardize
-from steptool_gym.http import post_json
+from steptool_gym.http import loads_strict, post_json
 from steptool_gym.status import Status
 
 __all__ = [
@@ -83,24 +83,27 @@ class ResponseCache:
         for directory in self.cache_dirs:
             if not directory.is_dir():
                 raise StableToolBenchDataError(f"{directory}: cache_dirs entry is not a folder")
-        self._entries: dict[tuple[str, str], tuple[str, Any]] = {}
+        self._entries: dict[tuple[str, str], tuple[str, Any, str | None]] = {}
         self._loaded_files: dict[Path, dict[str, tuple[str, Any]]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def add(self, name: str, arguments: Mapping[str, Any], error: str, response: Any) -> bool:
-        """Record an answer unless one is already cached for the same call; True if it was added."""
+    def add(self, name: str, arguments: Mapping[str, Any], error: str, response: Any, text: str | None = None) -> bool:
+        """Record an answer unless one is already cached for the same call; True if it was added.
+
+        `text` is the recorded observation text (StepTool's records): a hit replays it verbatim.
+        """
         key = (name, canonical_arguments(arguments))
         if key in self._entries:
             return False
-        self._entries[key] = (error, response)
+        self._entries[key] = (error, response, text or None)
         return True
 
     def examples(self, name: str, limit: int = 5) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """Up to `limit` cached (arguments, answer) pairs of `name`: the LLM simulator's in-context examples."""
         out = []
-        for (fn, args), (error, response) in self._entries.items():
+        for (fn, args), (error, response, _text) in self._entries.items():
             if fn == name:
                 out.append((json.loads(args), {"error": error, "response": response}))
                 if len(out) == limit:
@@ -117,7 +120,7 @@ class ResponseCache:
                     break
         if hit is None:
             return None
-        return CallResult(hit[0], hit[1], status_for_error(hit[0]), self.name)
+        return CallResult(hit[0], hit[1], status_for_error(hit[0]), self.name, hit[2] if len(hit) > 2 else None)
 
     def _folder(self, directory: Path, api: API) -> dict[str, tuple[str, Any]]:
         category = standard_category(api.category_name)
@@ -136,20 +139,26 @@ def _read_cache_file(path: Path) -> dict[str, tuple[str, Any]]:
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        warnings.warn(f"{path}: unreadable cache file ignored ({exc})", stacklevel=2)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        warnings.warn(f"{path}: unreadable cache file ignored ({type(exc).__name__})", stacklevel=2)
         return {}
     if not isinstance(data, dict):
         warnings.warn(f"{path}: cache file is not an object; ignored", stacklevel=2)
         return {}
     out: dict[str, tuple[str, Any]] = {}
+    skipped = 0
     for raw_key, value in data.items():
         try:
             arguments = safe_literal(raw_key, str(path)) if raw_key.strip() else {}
-        except StableToolBenchDataError:
-            continue
-        if isinstance(arguments, dict) and isinstance(value, dict):
-            out.setdefault(canonical_arguments(arguments), (str(value.get("error") or ""), value.get("response", "")))
+            if not (isinstance(arguments, dict) and isinstance(value, dict)):
+                raise ValueError("not an arguments → answer entry")
+            error = value.get("error") or ""
+            out.setdefault(canonical_arguments(arguments),
+                           (error if isinstance(error, str) else json.dumps(error), value.get("response", "")))
+        except (StableToolBenchDataError, TypeError, ValueError, RecursionError):
+            skipped += 1  # e.g. non-string keys in the arguments, a non-JSON value, nesting too deep
+    if skipped:
+        warnings.warn(f"{path}: {skipped} malformed cache entr{'y' if skipped == 1 else 'ies'} ignored", stacklevel=2)
     return out
 
 
@@ -308,8 +317,8 @@ class LLMSimulator:
             return _failure(reason, self.name)
         content = message_content(payload)
         try:
-            answer = json.loads(_strip_fences(content)) if content is not None else None
-        except ValueError:
+            answer = loads_strict(_strip_fences(content)) if content is not None else None
+        except ValueError:  # not JSON, NaN, too deep (loads_strict maps RecursionError to ValueError)
             answer = None
         result = _result(answer, self.name)
         if result is None:

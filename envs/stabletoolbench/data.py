@@ -118,7 +118,8 @@ def load_queries(data_dir: Path, group: str) -> list[dict[str, Any]]:
 @dataclass(frozen=True, slots=True)
 class Step:
     """One recorded step: function name, raw argument text, parsed arguments (None if not a JSON object),
-    the tool's ``error`` and ``response`` as recorded, and whether the recorded text was cut (``...``)."""
+    the tool's ``error`` and ``response`` as recorded, whether the recorded text was cut (``...``), and the
+    recorded observation `text` itself (what a replay shows, byte for byte)."""
 
     name: str
     raw_arguments: str
@@ -126,6 +127,7 @@ class Step:
     error: str
     response: Any
     truncated: bool
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -219,9 +221,10 @@ def parse_steps(text: str, where: str) -> list[Step]:
         if not isinstance(value, dict) or "name" not in value:
             raise StableToolBenchDataError(f"{where} step {k}: expected a dict with a 'name'")
         raw_args = value.get("arguments", "")
-        error, response, truncated = parse_response(str(value.get("response") or ""))
+        recorded = str(value.get("response") or "")
+        error, response, truncated = parse_response(recorded)
         steps.append(Step(str(value["name"]), raw_args if isinstance(raw_args, str) else json.dumps(raw_args),
-                          _parse_arguments(raw_args), error, response, truncated))
+                          _parse_arguments(raw_args), error, response, truncated, recorded))
     return steps
 
 

@@ -12,11 +12,15 @@ Rule judge (`RuleJudge`, StepTool's ``annotation_by_rules``):
   is judged, so the reference is the task's gold answer (the final answer of a GPT-4-solved StepTool run);
   tasks without one score ``Con = 5·SC`` for calls to the query's relevant APIs and 0 otherwise.
   ``con_mode="graded"`` gives ``5·min(1, ratio/0.3)`` instead.
-* ``IsSolved`` (`rule_is_solved`): 0 unless ``Finish`` gave an answer of at least three content words that
-  shares a content word with the query (it addresses it) and is free of give-up phrases ("sorry", "unable",
-  "couldn't", "unfortunately", "however", …); then 0.5 when no call of the episode succeeded (the answer
-  rests on no response), else 1. `benchmarks/judge_agreement.py` measures how often this agrees with
-  StepTool's GPT-4 verdicts.
+* ``IsSolved`` (`rule_is_solved`) ∈ {0, 1}: 0 unless ``Finish`` gave an answer of at least three content
+  words that shares a content word with the query (it addresses it); then 0 when the answer contains one of
+  `UNSOLVED_MARKERS` (words and word pairs such as "unavailable", "i apologize", "[" placeholders, or the
+  pseudo-word ``<no successful call>`` when no call of the episode succeeded), else 1. The markers are not
+  hand-picked: `benchmarks/judge_agreement.py --learn` selects them greedily on StepTool's records (each must
+  turn at least `MARKER_MIN_GAIN` more GPT-4 "Unsolved" than "Solved" verdicts right), and the same script
+  measures the agreement with markers learned without the model it scores (leave one model out: exact 0.848
+  against the GPT-4 majority; 0.843 held out by query group; 0.861 in-sample). There is no "Unsure" stage:
+  its 5 cases never matched GPT-4's rare "Unsure" (53 of 2,295 runs).
 
 `gold_call` on every call is whether its function is one of the query's ``relevant APIs``; `api_recall`
 is the share of relevant APIs called successfully.
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -45,6 +50,7 @@ except ImportError:  # pragma: no cover - exercised where rapidfuzz is absent
 from steptool_envs.stabletoolbench.backends import chat_completions_url, post_json
 from steptool_gym.actions import ToolCall
 from steptool_gym.backends import CallResult, canonical_arguments
+from steptool_gym.http import loads_strict
 from steptool_gym.rewards import SOLVED, UNSOLVED, UNSURE
 from steptool_gym.status import Status
 from steptool_gym.suite import Task, Verdict
@@ -53,8 +59,13 @@ __all__ = [
     "CON_THRESHOLD",
     "EpisodeLog",
     "LLMJudge",
+    "MARKER_MIN_GAIN",
+    "NO_SUCCESS",
     "RuleJudge",
     "StableToolBenchGold",
+    "UNSOLVED_MARKERS",
+    "addresses_query",
+    "answer_features",
     "api_recall",
     "content_tokens",
     "contribution",
@@ -82,6 +93,13 @@ _STOPWORDS = frozenset(
     "more into their they them its not but all any other these those than then been will would should could "
     "please provide give get find".split())
 MIN_ANSWER_TOKENS = 3
+NO_SUCCESS = "<no successful call>"
+_ANSWER_WORD = re.compile(r"[a-z0-9']+|\[")
+# Learned by `python benchmarks/judge_agreement.py --learn` on all StepTool records (see the module docstring).
+MARKER_MIN_GAIN = 4
+UNSOLVED_MARKERS: frozenset[str] = frozenset([
+    "'the shawshank", "available the", "couldn't", "each other", "encountered", "however", "moment",
+    "the transaction", "try again"])
 _STATUS_VALUE = {"Solved": SOLVED, "Unsure": UNSURE, "Unsolved": UNSOLVED}
 
 
@@ -186,16 +204,33 @@ def _content_tokens(text: str) -> frozenset[str]:
                       if (len(t) >= 3 or t.isdigit()) and t not in _STOPWORDS})
 
 
+def addresses_query(return_type: str, answer: str, query: str) -> bool:
+    """A ``give_answer`` of at least `MIN_ANSWER_TOKENS` content words sharing one with the query."""
+    if return_type != "give_answer":
+        return False
+    tokens = _content_tokens(answer)
+    return len(tokens) >= MIN_ANSWER_TOKENS and bool(tokens & _content_tokens(query))
+
+
+def answer_features(answer: str, any_success: bool) -> set[str]:
+    """The words and adjacent word pairs of an answer (lower-cased; ``[`` counts as a word), plus `NO_SUCCESS`
+    when no call succeeded: what `UNSOLVED_MARKERS` are matched against."""
+    words = _ANSWER_WORD.findall(answer.lower())
+    out = set(words) | {f"{a} {b}" for a, b in zip(words, words[1:])}
+    if not any_success:
+        out.add(NO_SUCCESS)
+    return out
+
+
 @functools.lru_cache(maxsize=1 << 12)
-def rule_is_solved(return_type: str, answer: str, any_success: bool, query: str) -> float:
+def rule_is_solved(return_type: str, answer: str, any_success: bool, query: str,
+                   markers: frozenset[str] | None = None) -> float:
     """StepTool-style IsSolved from the Finish call, the query and whether any call succeeded (module doc;
     memoised, as replayed answers repeat)."""
-    if return_type != "give_answer" or is_give_up_answer(answer):
+    if not addresses_query(return_type, answer, query):
         return UNSOLVED
-    tokens = _content_tokens(answer)
-    if len(tokens) < MIN_ANSWER_TOKENS or not tokens & _content_tokens(query):
-        return UNSOLVED
-    return SOLVED if any_success else UNSURE
+    found = answer_features(answer, any_success) & (UNSOLVED_MARKERS if markers is None else markers)
+    return UNSOLVED if found else SOLVED
 
 
 def api_recall(relevant: Iterable[str], log: EpisodeLog) -> float:
@@ -296,17 +331,30 @@ def annotation_prompt(query: str, steps: Sequence[tuple[str, str, str]], final_a
     return _TEMPLATE.format(query=query, mid_steps="\n".join(lines), final_answer=final_answer)
 
 
+def _score(value: Any) -> float:
+    """A score from the annotation: a finite JSON number only (no strings, booleans, NaN or infinities)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"score must be a number, got {type(value).__name__}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError("score out of range") from None
+    if not math.isfinite(number):
+        raise ValueError("score must be finite")
+    return number
+
+
 def parse_annotation(payload: Any, n_steps: int) -> tuple[list[float], list[float], float] | None:
     """(SC per step, Con per step, IsSolved) from a chat-completions answer, or None if malformed."""
     try:
         message = payload["choices"][0]["message"]
         calls = message.get("tool_calls") or []
         raw = calls[0]["function"]["arguments"] if calls else message["function_call"]["arguments"]
-        args = json.loads(raw) if isinstance(raw, str) else raw
-        sc = [float(x) for x in args["succeed_tool_calling"]]
-        con = [float(x) for x in args["contribution_to_final_answer"]]
+        args = loads_strict(raw) if isinstance(raw, str) else raw
+        sc = [_score(x) for x in args["succeed_tool_calling"]]
+        con = [_score(x) for x in args["contribution_to_final_answer"]]
         solved = _STATUS_VALUE[args["final_answer_status"]]
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError):
         return None
     if len(sc) < n_steps or len(con) < n_steps:
         return None

@@ -130,7 +130,7 @@ class StableToolBenchSuite:
         for rec in gold_records + [r for r in records if id(r) not in gold_ids]:
             for step in rec.tool_steps:
                 if step.arguments is not None and (step.error or step.response not in ("", None)):
-                    self.cache.add(step.name, step.arguments, step.error, step.response)
+                    self.cache.add(step.name, step.arguments, step.error, step.response, step.text)
         out = []
         for task in tasks:
             chosen = best.get(task.task_id)
