@@ -11,11 +11,11 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from steptool_agents.checkpoint import latest_checkpoint
 from steptool_agents.config import ConfigError, load_config
-from steptool_agents.models import train_bpe_tokenizer
-from steptool_agents.prompts import ReActFormat, after_action_text
-from steptool_agents.tokenization import encode
+from steptool_agents.policy.models import train_bpe_tokenizer
+from steptool_agents.policy.prompts import ReActFormat, after_action_text
+from steptool_agents.policy.tokenization import encode
+from steptool_agents.runtime.checkpoint import latest_checkpoint
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
