@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=40_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--algos", nargs="+", default=["sb3-maskable-ppo", "sb3-ppo"])
-    parser.add_argument("--modes", nargs="+", default=["step", "final"])
+    parser.add_argument("--modes", nargs="+", default=["progress", "final"])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     runs = [train_sb3(algo, "StepTool-ToolBench-G1-v0", timesteps=args.timesteps, seed=seed, reward_mode=mode)

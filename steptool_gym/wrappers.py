@@ -207,7 +207,7 @@ class DiscreteToolCalls(gym.Wrapper):
         base: ToolUseEnv = self.env.unwrapped  # type: ignore[assignment]
         calls = info.get("admissible_calls")
         if calls is None:
-            calls = base.admissible_calls() if not base._state.done else []
+            calls = base.admissible_calls(self.max_candidates) if not base._state.done else []
         # Finish first: a fixed slot for "answer now" is far easier for a flat policy to learn than a moving one.
         calls = sorted(calls, key=lambda c: not c.is_finish)
         self._candidates = calls[: self.max_candidates]
