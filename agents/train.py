@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ from steptool_agents.ppo import PPOTrainer, episode_stats
 from steptool_agents.prompts import make_format
 from steptool_agents.rollout import HFGenerator, collect_episodes, make_vector_env
 from steptool_agents.sft import demo_trajectories, episode_texts, oracle_episodes, sft_train
+from steptool_gym.rewards import DEFAULT_REWARD_MODE
 
 __all__ = [
     "CPU_ONLY_ALGOS",
@@ -71,8 +73,30 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def learner_gamma(cfg: TrainConfig) -> float:
+    """The discount the run's learner uses (1.0 for the episode-level ones): the env's `gamma` for progress
+    shaping, which is policy-invariant only when the two agree."""
+    if cfg.algo == "gigpo":
+        return cfg.gigpo.gamma
+    if cfg.algo == "archer":
+        return cfg.archer.gamma
+    if cfg.algo in ("steptool", "ppo", "reinforce-rebn"):
+        return cfg.ppo.gamma
+    return 1.0
+
+
+_COMPAT_WARNED = False
+
+
 def env_kwargs(cfg: TrainConfig, split: str) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"reward_mode": "step", **cfg.env_kwargs, "split": split, "max_steps": cfg.max_steps}
+    global _COMPAT_WARNED
+    if cfg.ppo.mode == "compat" and cfg.algo in ("steptool", "ppo") and not _COMPAT_WARNED:
+        _COMPAT_WARNED = True
+        warnings.warn("ppo.mode='compat' places reward t × (T − t) at step t (the official code): longer episodes "
+                      "earn more, so a policy can farm it by stalling (issue 14 measured 11.5 vs 3.7 per episode for a "
+                      "repeat policy vs the oracle on G1); prefer mode='steptool'", UserWarning, stacklevel=2)
+    kwargs: dict[str, Any] = {"reward_mode": DEFAULT_REWARD_MODE, "gamma": learner_gamma(cfg), **cfg.env_kwargs,
+                              "split": split, "max_steps": cfg.max_steps}
     if cfg.group is not None:
         kwargs["group"] = cfg.group
     return kwargs

@@ -7,7 +7,8 @@ import pytest
 from test_envs import ENV_IDS, _skip_if_unavailable
 
 import steptool_gym  # noqa: F401 - registers the envs
-from steptool_gym.test.adversaries import ADVERSARIES, battery, check_reward_not_farmable
+from steptool_gym.records import tool_call_scores
+from steptool_gym.test.adversaries import ADVERSARIES, battery, check_reward_not_farmable, play
 
 # Tasks per ID in the default run (the slow test and benchmarks/reward_farming.py run >= 50 per suite/group).
 N_TASKS = {"ToolBench": 12, "StableToolBench": 8, "BFCL": 4, "Tau2": 2}
@@ -70,3 +71,18 @@ def test_progress_reward_is_potential_shaping():
     expected[-1] += solved
     assert rewards == pytest.approx(expected) and solved == 1.0
     assert sum(rewards) == pytest.approx(1.0 - 0.1 * sum(phis[1:-1]) - 0.01 * len(rewards))
+
+
+def test_repeat_farming_scores_low_tool_call_precision():
+    env = gym.make("StepTool-ToolBench-G1-v0")
+    paths = []
+    for index in range(10):
+        play(env, index, "repeat")
+        paths.append(env.unwrapped.history)
+    scores = tool_call_scores(paths)
+    assert scores["tool_call_precision"] < 0.5 and scores["tool_call_recall"] == 1.0
+    oracle = []
+    for index in range(10):
+        play(env, index, "oracle")
+        oracle.append(env.unwrapped.history)
+    assert tool_call_scores(oracle)["tool_call_f1"] > 0.9

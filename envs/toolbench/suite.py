@@ -66,7 +66,7 @@ class ToolBenchSuite:
                          limit: int = MAX_ADMISSIBLE) -> list[ToolCall]:
         """`limit` candidate calls in a seeded random order (a fair discrete action space), Finish last.
 
-        Half the slots (at most) are the task's APIs filled with values from earlier responses and from the
+        Two thirds of the slots (at most) are the task's APIs filled with values from earlier responses and from the
         query, skipping calls that already succeeded; the rest are decoys: the task's APIs with other tasks'
         entities and other tools' APIs with this task's values. The order is shuffled by a generator seeded
         with the task id and the step, so it is reproducible but carries no hint. Finish answers with the values
@@ -101,7 +101,7 @@ class ToolBenchSuite:
         # Calls using the newest response's values first, so that a chain's next call survives the cut.
         newest = _newest_values(history)
         calls.sort(key=lambda c: not any(_hashable(v) in newest for v in c.arguments.values()))
-        calls = calls[:max(1, (limit - 1) // 2)]
+        calls = calls[:max(1, limit - 1 - limit // 3)]
         calls += self._decoys(task, rng, observed, done, limit - 1 - len(calls))
         rng.shuffle(calls)
         values = [str(v) for v in _newest_values_ordered(history)]
