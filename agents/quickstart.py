@@ -56,7 +56,7 @@ def _plot(out: Path, results: dict[str, dict[str, Any]], rows: list[dict[str, st
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     names = list(results)
-    metrics = ("pass_rate", "mean_return", "tool_call_accuracy")
+    metrics = ("pass_rate", "mean_return", "tool_call_f1")
     width = 0.8 / len(names)
     for i, name in enumerate(names):
         xs = [m + i * width for m in range(len(metrics))]
@@ -120,11 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - start
 
     table = Table(title=escape(f"{cfg.env_id} [{cfg.eval_split}], {cfg.eval_episodes} episodes, greedy"))
-    for col in ("method", "pass rate", "avg steps", "tool-call acc.", "mean return"):
+    for col in ("method", "pass rate", "avg steps", "call precision", "call recall", "call F1", "mean return"):
         table.add_column(col, justify="right" if col != "method" else "left")
     for name, r in results.items():
-        table.add_row(name, f"{r['pass_rate']:.3f}", f"{r['avg_steps']:.2f}", f"{r['tool_call_accuracy']:.3f}",
-                      f"{r['mean_return']:.3f}")
+        table.add_row(name, f"{r['pass_rate']:.3f}", f"{r['avg_steps']:.2f}", f"{r['tool_call_precision']:.3f}",
+                      f"{r['tool_call_recall']:.3f}", f"{r['tool_call_f1']:.3f}", f"{r['mean_return']:.3f}")
     console.print(table)
     rows = read_csv(out / "metrics.csv") if (out / "metrics.csv").exists() else []
     png = _plot(out, results, rows)

@@ -175,7 +175,7 @@ def load_run_policy(model_dir: str | Path, cfg: TrainConfig) -> Policy:
 
 def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int, seed: int = 12345,
                     greedy: bool = True) -> dict[str, Any]:
-    """Pass rate, average steps, tool-call accuracy and mean return on `split` (batched, greedy by default)."""
+    """Pass rate, average steps, tool-call precision/recall/F1 and mean return on `split` (batched, greedy)."""
     fmt = make_format(cfg.model.prompt_format, policy.tokenizer)
     gen = HFGenerator.from_config(policy.model, policy.tokenizer, cfg.rollout)
     envs = env_factory(cfg, split)(min(cfg.rollout.num_envs, episodes))
@@ -188,7 +188,8 @@ def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int,
         envs.close()
     stats = episode_stats(trajs)
     return {"env": cfg.env_id, "split": split, "episodes": len(trajs), "pass_rate": stats["pass_rate"],
-            "avg_steps": stats["avg_steps"], "tool_call_accuracy": stats["tool_call_accuracy"],
+            "avg_steps": stats["avg_steps"], "tool_call_precision": stats["tool_call_precision"],
+            "tool_call_recall": stats["tool_call_recall"], "tool_call_f1": stats["tool_call_f1"],
             "mean_return": stats["mean_return"]}
 
 

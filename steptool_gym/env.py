@@ -98,7 +98,8 @@ class ToolUseEnv(gym.Env[str, Any]):
 
     ## Information
     ``status`` (ToolBench's code, `Status`), ``reward_components`` (``SC``, ``Con``, ``IsSolved``), ``progress``
-    (Φ after the step, before the terminal reset to 0),
+    (Φ after the step, before the terminal reset to 0), ``gold_matched`` and ``gold_total`` at the end (gold calls
+    matched, each once, and in all: tool-call precision and recall),
     ``gold_call`` on tool calls, ``is_solved`` at the end, ``backend`` when a backend answered, and
     ``state_key`` (reset and step: the suite's stable hash of the task-relevant state, equal across processes;
     ``infos=EnvInfos(state_key=False)`` drops it); more via ``infos`` (`EnvInfos`).
@@ -249,6 +250,7 @@ class ToolUseEnv(gym.Env[str, Any]):
         info["progress"] = _potential(state.progress)
         if state.done:
             info["is_solved"] = components.solved if components.solved is not None else UNSOLVED
+            info["gold_matched"], info["gold_total"] = state.progress
         self._add_optional_info(info)
         if self.render_mode == "human":
             self.render()

@@ -33,6 +33,7 @@ from steptool_gym.actions import FINISH, ToolCall
 from steptool_gym.admissible import _observed
 from steptool_gym.env import ToolUseEnv
 from steptool_gym.infos import EnvInfos
+from steptool_gym.rewards import REWARD_MODES, RewardConfig
 from steptool_gym.status import Status
 
 __all__ = ["ADVERSARIES", "POLICIES", "EpisodeResult", "battery", "check_reward_not_farmable", "play"]
@@ -43,7 +44,8 @@ POLICIES = ("oracle", *ADVERSARIES)
 
 @dataclass
 class EpisodeResult:
-    """One scripted episode: undiscounted return, IsSolved at the end, steps, and the calls made."""
+    """One scripted episode: undiscounted return, IsSolved at the end, steps, the calls made, and the return the
+    same episode earns under every reward mode (recomputed from its judged components)."""
 
     policy: str
     task_index: int
@@ -51,6 +53,7 @@ class EpisodeResult:
     solved: float
     steps: int
     calls: list[ToolCall] = field(default_factory=list)
+    returns: dict[str, float] = field(default_factory=dict)
 
 
 def _key(call: ToolCall) -> tuple[str, str]:
@@ -136,6 +139,10 @@ def play(env: gym.Env, task_index: int, policy: str, gold: set[tuple[str, str]] 
         done = terminated or truncated
         if done:
             result.solved = float(info.get("is_solved", 0.0))
+    config = base.reward_config
+    for mode in REWARD_MODES:
+        other = RewardConfig(mode, config.alpha, None, config.gamma, config.step_cost)
+        result.returns[mode] = float(sum(other(rec.components) for rec in base.history))
     return result
 
 
