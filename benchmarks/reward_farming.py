@@ -48,13 +48,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=50)
     parser.add_argument("--ids", nargs="+", default=None)
+    parser.add_argument("--heuristics", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run the held-out G1/G2 heuristic solve rates")
+    parser.add_argument("--merge", action="store_true", help="keep suites of an earlier result file not rerun")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     ids = args.ids or ["StepTool-ToolBench-G1-v0", "StepTool-ToolBench-G2-v0", "StepTool-ToolBench-G3-v0",
                        "StepTool-StableToolBench-v0", "StepTool-BFCL-MultiTurn-v0", "StepTool-Tau2-Airline-v0",
                        "StepTool-Tau2-Retail-v0"]
     suites, heuristics, skipped = [], [], {}
+    earlier = json.loads(RESULTS.read_text()) if args.merge and RESULTS.exists() else {}
     start = time.perf_counter()
+
+    def save() -> dict:
+        kept = [s for s in earlier.get("suites", []) if s["env_id"] not in {x["env_id"] for x in suites}]
+        report = {"machine": machine_info(), "versions": package_versions(), "default_mode": DEFAULT_REWARD_MODE,
+                  "tasks_per_suite": args.tasks, "wall_s": round(time.perf_counter() - start, 1),
+                  "suites": kept + suites, "heuristics": heuristics or earlier.get("heuristics", []),
+                  "skipped": skipped}
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(report, indent=2) + "\n")  # after every suite: a cut-short run keeps them
+        return report
+
     with Progress() as progress:
         bar = progress.add_task("battery", total=len(ids) + 4)
         for env_id in ids:
@@ -65,28 +80,25 @@ def main() -> None:
                 progress.advance(bar)
                 continue
             suites.append(summarise(env_id, battery(env_id, n_tasks=args.tasks)))
+            save()
             progress.advance(bar)
-        for group in ("G1", "G2"):
+        for group in ("G1", "G2") if args.heuristics else ():
             for split in ("test_instruction", "test_tool"):
                 res = battery(f"StepTool-ToolBench-{group}-v0", n_tasks=args.tasks,
                               policies=("oracle", *HEURISTICS), split=split)
                 heuristics.append({"group": group, "split": split, "tasks": len(res["oracle"]),
                                    **{p: float(np.mean([r.solved >= 1.0 for r in res[p]])) for p in HEURISTICS}})
                 progress.advance(bar)
-    report = {"machine": machine_info(), "versions": package_versions(), "default_mode": DEFAULT_REWARD_MODE,
-              "tasks_per_suite": args.tasks, "wall_s": round(time.perf_counter() - start, 1), "suites": suites,
-              "heuristics": heuristics, "skipped": skipped}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    report = save()
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    for s in suites:
+    for s in report["suites"]:
         print(f"\n{s['env_id']} ({s['tasks']} tasks; {len(s['trivial_tasks'])} solved by an instant Finish)")
         print(f"{'mode':<10}" + "".join(f"{p[:10]:>11}" for p in POLICIES))
         for mode, row in s["mean_return"].items():
             print(f"{mode:<10}" + "".join(f"{row[p]:>11.3f}" for p in POLICIES))
-    for h in heuristics:
+    for h in report["heuristics"]:
         print(f"{h['group']} {h['split']}: first-untried {h['first_untried']:.3f}, "
               f"kitchen-sink {h['kitchen_sink']:.3f}")
 

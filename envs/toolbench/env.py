@@ -39,7 +39,7 @@ class ToolBenchEnv(ToolUseEnv):
     call graph's nodes satisfied (0 once the episode ends), and ``Finish`` adds IsSolved (below): new gold calls
     pay, repeats, distractors and failed calls earn ≤ 0, so the oracle out-earns every scripted adversary on
     every task (`steptool_gym.test.adversaries`). The paper's reward (``reward_mode="step"``, farmable: a
-    repeat policy earns 6.96 vs the oracle's 2.95 on G1): intermediate calls get ``(α·SC + Con/5)/(α+1)``
+    repeat policy earns 6.92 vs the oracle's 2.98 on G1): intermediate calls get ``(α·SC + Con/5)/(α+1)``
     (α = 1 by default), where SC = 1 iff the call succeeded and Con comes from the gold call graph:
 
     ====  =====================================================================================
