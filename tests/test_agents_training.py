@@ -26,7 +26,7 @@ TIMING_KEYS = {"rollout_s", "score_s", "train_s", "train_tokens_per_s"}
 def _cfg(**top) -> TrainConfig:
     data = {
         "algo": "steptool", "env_id": ENV_ID, "eval_split": "test", "eval_episodes": 4, "max_steps": 3,
-        "checkpoint_every": 1, "warm_start_sft": False, "threads": 1,
+        "checkpoint_every": 1, "warm_start_sft": False, "threads": 1, "env_kwargs": {"reward_mode": "step"},
         "model": {"vocab_size": 400, "hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64,
                   "tokenizer_episodes": 8, "max_context_tokens": 448, "max_prompt_tokens": 40, "lora_r": 4},
         "sft": {"episodes": 8, "epochs": 1, "batch_size": 8},
