@@ -323,8 +323,8 @@ def section_farming(results: Path) -> str:
     data = _load(results, "reward_farming.json")
     if not data:
         return _not_run("python benchmarks/reward_farming.py")
-    out = [f"Mean undiscounted return per reward mode × scripted policy, {data['tasks_per_suite']} tasks per "
-           f"suite/group that the oracle solves (`gym.make(ID)` defaults; default mode `{data['default_mode']}`). "
+    out = ["Mean undiscounted return per reward mode × scripted policy, on tasks the oracle solves (count per "
+           f"table; `gym.make(ID)` defaults; default mode `{data['default_mode']}`; 2-core CPU, shared). "
            "A mode can be farmed where an adversary's column beats the oracle's; `≥ oracle` is the share of "
            "tasks where some adversary earns at least the oracle's return (tasks an instant empty Finish solves "
            "are left out of it).\n"]
