@@ -1,4 +1,4 @@
-"""Evaluate a policy: pass rate, steps, tool-call accuracy and return on a split; load a trained run's policy."""
+"""Evaluate a policy (pass rate, steps, tool-call precision/recall/F1, return on a split); load a run's policy."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def load_run_policy(model_dir: str | Path, cfg: TrainConfig) -> Policy:
 
 def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int, seed: int = 12345,
                     greedy: bool = True, console: Console | None = None) -> dict[str, Any]:
-    """Pass rate, average steps, tool-call accuracy and mean return on `split` (batched, greedy by default);
+    """Pass rate, average steps, tool-call precision/recall/F1 and mean return on `split` (batched, greedy by default);
     a progress bar on `console` when given."""
     fmt = make_format(cfg.model.prompt_format, policy.tokenizer)
     gen = HFGenerator.from_config(policy.model, policy.tokenizer, cfg.rollout)
@@ -41,5 +41,6 @@ def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int,
         envs.close()
     stats = episode_stats(trajs)
     return {"env": cfg.env_id, "split": split, "episodes": len(trajs), "pass_rate": stats["pass_rate"],
-            "avg_steps": stats["avg_steps"], "tool_call_accuracy": stats["tool_call_accuracy"],
+            "avg_steps": stats["avg_steps"], "tool_call_precision": stats["tool_call_precision"],
+            "tool_call_recall": stats["tool_call_recall"], "tool_call_f1": stats["tool_call_f1"],
             "mean_return": stats["mean_return"]}

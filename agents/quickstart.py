@@ -83,13 +83,13 @@ def comparison_figure(cfg: TrainConfig, results: dict[str, dict[str, Any]], rows
     ax1.set_ylim(0, 1)
     ax1.set_ylabel("pass rate (95% Wilson CI)")
     ax1.set_title(f"pass rate, {cfg.eval_split}, n = {n} per method")
-    metrics = ("tool_call_accuracy", "avg_steps", "mean_return")
+    metrics = ("tool_call_f1", "avg_steps", "mean_return")
     width = 0.8 / max(len(names), 1)
     for i, name in enumerate(names):
         xs = [m + i * width for m in range(len(metrics))]
         ax2.bar_label(ax2.bar(xs, [float(results[name][k]) for k in metrics], width, label=name), fmt="%.2f",
                       fontsize=7)
-    ax2.set_xticks([m + 0.4 - width / 2 for m in range(len(metrics))], ["tool-call acc.", "avg steps", "return"])
+    ax2.set_xticks([m + 0.4 - width / 2 for m in range(len(metrics))], ["tool-call F1", "avg steps", "return"])
     ax2.legend(fontsize=7)
     ax2.set_title("secondary metrics (return is not success)")
     if rows:
@@ -188,11 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - start
 
     table = Table(title=escape(f"{cfg.env_id} [{cfg.eval_split}], {cfg.eval_episodes} episodes, greedy"))
-    for col in ("method", "pass rate", "avg steps", "tool-call acc.", "mean return"):
+    for col in ("method", "pass rate", "avg steps", "call precision", "call recall", "call F1", "mean return"):
         table.add_column(col, justify="right" if col != "method" else "left")
     for name, r in results.items():
-        table.add_row(name, f"{r['pass_rate']:.3f}", f"{r['avg_steps']:.2f}", f"{r['tool_call_accuracy']:.3f}",
-                      f"{r['mean_return']:.3f}")
+        table.add_row(name, f"{r['pass_rate']:.3f}", f"{r['avg_steps']:.2f}", f"{r['tool_call_precision']:.3f}",
+                      f"{r['tool_call_recall']:.3f}", f"{r['tool_call_f1']:.3f}", f"{r['mean_return']:.3f}")
     console.print(table)
     rows = read_csv(out / "metrics.csv") if (out / "metrics.csv").exists() else []
     png = _plot(out, cfg, results, rows)

@@ -32,6 +32,8 @@ class AlgorithmSpec:
     * ``resumable``: ``--resume`` continues from checkpoints (not SFT, RFT: they keep no optimizer).
     * ``demos``: needs the oracle demonstrations of the SFT warm start even when ``warm_start_sft`` is off.
     * ``curves``: the metrics drawn in ``OUT/learning_curve.png``.
+    * ``gamma``: the config (section, key) of the learner's per-step discount; None for episode-level learners
+      (γ = 1). The env's ``gamma`` gets this value: progress shaping is policy-invariant only when they agree.
     """
 
     name: str
@@ -46,6 +48,7 @@ class AlgorithmSpec:
     demos: bool = False
     resumable: bool = True
     curves: tuple[str, ...] = ("mean_step_reward", "pass_rate", "kl_ref", "explained_variance")
+    gamma: tuple[str, str] | None = None
 
     def load(self) -> type[Any]:
         """The implementing class (imports its module, so torch, on first use)."""
@@ -82,9 +85,9 @@ def algorithm_names() -> tuple[str, ...]:
 _A = "steptool_agents.algorithms."
 for _spec in (
     AlgorithmSpec("steptool", _A + "steptool_ppo:StepToolPPO", "step-grained PPO (StepTool)", data_parallel=True,
-                  offline_data=True),
+                  offline_data=True, gamma=("ppo", "gamma")),
     AlgorithmSpec("ppo", _A + "steptool_ppo:FinalRewardPPO", "PPO on the final reward (the paper's PPO baseline)",
-                  data_parallel=True, offline_data=True),
+                  data_parallel=True, offline_data=True, gamma=("ppo", "gamma")),
     AlgorithmSpec("sft", None, "supervised fine-tuning on oracle demonstrations (the warm start only)",
                   demos=True, resumable=False),
     AlgorithmSpec("rft", _A + "sft:RFT", "rejection-sampling fine-tuning", rounds=("sft", "rft_rounds"),
@@ -96,10 +99,11 @@ for _spec in (
                   curves=("pass_rate", "mean_step_reward", "dpo_loss", "reward_accuracy")),
     AlgorithmSpec("archer", _A + "archer:ArCHer", "hierarchical actor-critic (utterance-level critic)",
                   rounds=("archer", "updates"), cpu_only=True,
-                  curves=("pass_rate", "mean_step_reward", "q_loss", "advantage_std", "kl_ref")),
+                  curves=("pass_rate", "mean_step_reward", "q_loss", "advantage_std", "kl_ref"),
+                  gamma=("archer", "gamma")),
     AlgorithmSpec("gigpo", _A + "gigpo:GiGPO", "group-in-group policy optimisation", critic_free=True,
-                  group_section="gigpo"),
+                  group_section="gigpo", gamma=("gigpo", "gamma")),
     AlgorithmSpec("reinforce-rebn", _A + "rebn:ReBN", "REINFORCE with batch-normalised returns",
-                  critic_free=True),
+                  critic_free=True, gamma=("ppo", "gamma")),
 ):
     register(_spec)

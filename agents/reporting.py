@@ -20,7 +20,8 @@ REPORT_TO = ("tensorboard", "csv", "wandb", "none")
 
 # Keys (of PPO/GRPO/RFT/ETO/ArCHer metrics) that describe the sampled episodes rather than the update.
 _ROLLOUT_KEYS = {
-    "pass_rate", "mean_return", "mean_step_reward", "avg_steps", "tool_call_accuracy", "episodes", "kept",
+    "pass_rate", "mean_return", "mean_step_reward", "avg_steps", "tool_call_precision", "tool_call_recall",
+    "tool_call_f1", "episodes", "kept",
     "mean_episode_length", "env_steps", "rollout_s", "rollout_tokens_per_s", "finish_rate", "truncated_rate",
 }
 

@@ -143,7 +143,7 @@ def run_method(cfg: Any, run_dir: Path, warm_model: Path | None, cells: Sequence
 
 # Reported beside the pass rate, averaged over the evaluation cells: where the pass rate is near 0 (a tiny model
 # on the CPU preset) these still tell the methods apart.
-SECONDARY = ("tool_call_accuracy", "mean_return", "avg_steps")
+SECONDARY = ("tool_call_precision", "tool_call_recall", "tool_call_f1", "mean_return", "avg_steps")
 
 
 def secondary_metrics(runs: dict[str, dict[int, dict[str, Any]]], cells: Sequence[str]) -> dict[str, Any]:
@@ -152,6 +152,8 @@ def secondary_metrics(runs: dict[str, dict[int, dict[str, Any]]], cells: Sequenc
     for method, by_seed in runs.items():
         out[method] = {}
         for key in SECONDARY:
+            if any(key not in r["cells"][c] for r in by_seed.values() for c in cells):
+                continue  # runs from before a metric existed lack it
             values = [sum(r["cells"][c][key] for c in cells) / len(cells) for r in by_seed.values()]
             mean, ci = mean_ci95(values)
             out[method][key] = {"mean": mean, "ci95": ci, "values": values}

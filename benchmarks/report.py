@@ -304,18 +304,28 @@ def section_learning(results: Path, report_dir: Path) -> str:
 
 
 def _secondary_table(secondary: dict[str, dict[str, dict[str, Any]]]) -> str:
-    """Tool-call accuracy, mean return and steps per method (mean over cells, ± 95% CI over seeds)."""
+    """Tool-call precision/recall/F1 (older results: accuracy), mean return and steps per method (mean over
+    cells, ± 95% CI over seeds)."""
     if not secondary:
         return ""
 
     def cell(v: dict[str, Any]) -> str:
         return f"{v['mean']:.3f}" + (f" ± {v['ci95']:.3f}" if v["ci95"] is not None else "")
 
-    rows = [(m, *(cell(v[k]) for k in ("tool_call_accuracy", "mean_return", "avg_steps")))
-            for m, v in secondary.items()]
-    return ("\nAveraged over the cells (tool-call accuracy: share of tool calls that match a gold call exactly; "
-            "mean return: the sum of the step rewards, up to 1 per step):\n\n"
-            + md_table(("method", "tool-call accuracy", "mean return", "avg steps"), rows))
+    first = next(iter(secondary.values()))
+    keys = [k for k in _SECONDARY_COLUMNS if k in first]
+    rows = [(m, *(cell(v[k]) for k in keys)) for m, v in secondary.items()]
+    note = ("tool-call precision: distinct gold calls matched / calls made; recall: gold calls matched / gold calls"
+            if "tool_call_f1" in keys else
+            "tool-call accuracy (results from before issue 14): share of tool calls that match a gold call, "
+            "repeats included")
+    return (f"\nAveraged over the cells ({note}; mean return: the sum of the step rewards):\n\n"
+            + md_table(("method", *(_SECONDARY_COLUMNS[k] for k in keys)), rows))
+
+
+_SECONDARY_COLUMNS = {"tool_call_precision": "call precision", "tool_call_recall": "call recall",
+                      "tool_call_f1": "call F1", "tool_call_accuracy": "tool-call accuracy",
+                      "mean_return": "mean return", "avg_steps": "avg steps"}
 
 
 def _paper_table(files: Sequence[Path] | None) -> str:
@@ -342,6 +352,28 @@ def _paper_table(files: Sequence[Path] | None) -> str:
     return f"Paper vs ours (pass rate %). Paper: {PAPER_SOURCE}.\n\n" + md_table(headers, rows)
 
 
+def section_farming(results: Path) -> str:
+    data = _load(results, "reward_farming.json")
+    if not data:
+        return _not_run("python benchmarks/reward_farming.py")
+    out = ["Mean undiscounted return per reward mode × scripted policy, on tasks the oracle solves (count per "
+           f"table; `gym.make(ID)` defaults; default mode `{data['default_mode']}`; 2-core CPU, shared). "
+           "A mode can be farmed where an adversary's column beats the oracle's; `≥ oracle` is the share of "
+           "tasks where some adversary earns at least the oracle's return (tasks an instant empty Finish solves "
+           "are left out of it).\n"]
+    for s in data["suites"]:
+        policies = list(next(iter(s["mean_return"].values())))
+        rows = [(mode, *(f"{row[p]:.3f}" for p in policies),
+                 f"{max(s['adversary_ge_oracle'][mode].values()):.2f}") for mode, row in s["mean_return"].items()]
+        out.append(f"\n**{s['env_id']}** ({s['tasks']} tasks, {len(s['trivial_tasks'])} solved by an instant "
+                   "Finish)\n\n" + md_table(("mode", *policies, "≥ oracle"), rows))
+    if data.get("heuristics"):
+        rows = [(h["group"], h["split"], h["tasks"], h["first_untried"], h["kitchen_sink"]) for h in data["heuristics"]]
+        out.append("\nNo-learning heuristics through the discrete candidate list (solve rate, held-out):\n\n"
+                   + md_table(("group", "split", "tasks", "first untried", "kitchen-sink answer"), rows))
+    return "".join(out)
+
+
 SECTIONS: tuple[tuple[str, Callable[..., str]], ...] = (
     ("Machine and versions", section_machine),
     ("Environment throughput", section_env),
@@ -349,6 +381,7 @@ SECTIONS: tuple[tuple[str, Callable[..., str]], ...] = (
     ("Action parsing", section_parse),
     ("Fuzzing", section_fuzz),
     ("Judge agreement (StableToolBench)", section_judge),
+    ("Reward farming (adversary battery)", section_farming),
     ("SB3 learning", section_sb3),
     ("Trainer throughput vs TRL", section_trainer),
     ("OpenEnv server throughput", section_serve),

@@ -74,6 +74,9 @@ class _Judge:
             state["next"] += 1
         return Verdict(1.0 if result.ok else 0.0, 5.0 if match and result.ok else 0.0, match)
 
+    def progress(self, task: Task, state: dict[str, int]) -> tuple[int, int]:
+        return state["next"], len(task.gold) - 1  # gold calls made, in order (Φ of reward_mode="progress")
+
     def judge_finish(self, task: Task, state: dict[str, int], call: ToolCall) -> float:
         answer = str(call.arguments.get("final_answer", ""))
         return 1.0 if str(task.metadata["temperature"]) in answer else 0.0

@@ -2,14 +2,16 @@
 
 Each of the task's functions is filled, parameter by parameter, with values observed in successful tool
 responses under the same (standardised) key, newest first, falling back to the schema's ``example_value``;
-calls that already succeeded are skipped; Finish comes with an answer listing the values observed. The list is
-deterministic and capped.
+calls that already succeeded are skipped. The calls come in an order shuffled by a generator seeded with the
+task's functions and the step (reproducible, but no hint), capped, Finish last with an answer listing the values
+of the newest successful response only (an answer listing everything seen would game a lenient judge).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -83,6 +85,9 @@ def default_admissible_calls(tools: Sequence[Mapping[str, Any]], history: Sequen
             call = ToolCall(name, dict(zip(required, combo)))
             if (name, repr(sorted(call.arguments.items()))) not in done:
                 calls.append(call)
-    summary = "; ".join(f"{k}: {v}" for k, vs in observed.items() for v in vs[:3])[:_ANSWER_CHARS]
+    random.Random(f"{'|'.join(s['name'] for s in tools)}|{len(history)}").shuffle(calls)
+    newest = _observed([r for r in history if r.call is not None and not r.call.is_finish
+                        and r.status == Status.OK][-1:])
+    summary = "; ".join(str(v) for vs in newest.values() for v in vs[:1])[:_ANSWER_CHARS]
     finish = ToolCall(FINISH, {"return_type": "give_answer", "final_answer": f"Here is what I found: {summary}"})
     return calls[: limit - 1] + [finish]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import json
 import re
 from collections.abc import Mapping
@@ -19,7 +20,7 @@ from steptool_gym.backends import CallContext
 from steptool_gym.catalog import API
 from steptool_gym.infos import EnvInfos
 from steptool_gym.prompts import render_observation, system_prompt
-from steptool_gym.rewards import UNSOLVED, RewardComponents, RewardConfig
+from steptool_gym.rewards import DEFAULT_REWARD_MODE, UNSOLVED, RewardComponents, RewardConfig
 from steptool_gym.spaces import ToolCallSpace, ToolText
 from steptool_gym.status import Status
 from steptool_gym.suite import Suite, Task
@@ -31,7 +32,8 @@ _RAW_ACTION_KEEP = 4096  # characters of an unparseable action kept in the conve
 
 @dataclass(frozen=True, slots=True)
 class StepRecord:
-    """One step of the conversation: the parsed call (None if unparseable), raw text, observation, status."""
+    """One step of the conversation: the parsed call (None if unparseable), raw text, observation, status, and
+    `gold_matched` / `gold_total`: the judge's gold progress after the step (see `Judge.progress`)."""
 
     call: ToolCall | None
     raw: str
@@ -40,6 +42,8 @@ class StepRecord:
     reward: float
     components: RewardComponents
     gold_call: bool | None = None
+    gold_matched: float = 0.0
+    gold_total: float = 0.0
 
 
 @dataclass
@@ -52,6 +56,7 @@ class EpisodeState:
     history: list[StepRecord] = field(default_factory=list)
     judge_state: Any = None
     counters: dict[str, int] = field(default_factory=dict)
+    progress: tuple[float, float] = (0.0, 0.0)  # the judge's (gold matched, gold total) after the last step
 
 
 class NextTurn(NamedTuple):
@@ -90,20 +95,27 @@ class ToolUseEnv(gym.Env[str, Any]):
     `tools` (or request both via ``infos``).
 
     ## Rewards
-    See `steptool_gym.rewards`: by default ``(α·SC + Con/5)/(α+1)`` per tool call and ``IsSolved`` ∈
-    {1, 0.5, 0} at ``Finish``. Malformed actions score SC = Con = 0.
+    See `steptool_gym.rewards`. By default (``reward_mode="progress"``) exact potential-based shaping:
+    ``γ·Φ(s') − Φ(s) − c`` per step, Φ the share of the task's gold calls satisfied so far (0 after a terminal
+    step), plus ``IsSolved`` ∈ {1, 0.5, 0} at ``Finish``; repeats, distractors and failed calls earn ≤ 0, so the
+    reward cannot be farmed. ``gamma`` must equal the learner's discount for the policy-invariance guarantee.
+    ``reward_mode="step"`` is the paper's ``(α·SC + Con/5)/(α+1)`` per call (farmable: see the module).
+    Malformed actions score SC = Con = 0.
 
     ## Episode End
     Terminated when ``Finish`` is called (answer or give-up); truncated after `max_steps` steps.
 
     ## Information
-    ``status`` (ToolBench's code, `Status`), ``reward_components`` (``SC``, ``Con``, ``IsSolved``),
+    ``status`` (ToolBench's code, `Status`), ``reward_components`` (``SC``, ``Con``, ``IsSolved``), ``progress``
+    (Φ after the step, before the terminal reset to 0), ``gold_matched`` and ``gold_total`` at the end (gold calls
+    matched, each once, and in all: tool-call precision and recall),
     ``gold_call`` on tool calls, ``is_solved`` at the end, ``backend`` when a backend answered, and
     ``state_key`` (reset and step: the suite's stable hash of the task-relevant state, equal across processes;
     ``infos=EnvInfos(state_key=False)`` drops it); more via ``infos`` (`EnvInfos`).
 
     ## Arguments
-    ``max_steps=12``, ``max_observation_length=1024``, ``reward_mode="step"``, ``alpha=1.0``, ``reward_fn=None``,
+    ``max_steps=12``, ``max_observation_length=1024``, ``reward_mode="progress"``, ``gamma=0.99``,
+    ``step_cost=0.0``, ``alpha=1.0`` (``step`` family), ``reward_fn=None``,
     ``infos=None``, ``strict_arguments=True``, ``render_mode=None`` (``"ansi"`` or ``"human"``).
     Reset options: ``{"task_id": str}`` or ``{"task_index": int}`` pick the task; otherwise it is drawn from
     the env's seeded generator. ``reset(seed=s)`` reseeds the env's PCG64 generator in place with exactly the
@@ -121,9 +133,11 @@ class ToolUseEnv(gym.Env[str, Any]):
         *,
         max_steps: int = 12,
         max_observation_length: int = 1024,
-        reward_mode: str = "step",
+        reward_mode: str = DEFAULT_REWARD_MODE,
         alpha: float = 1.0,
         reward_fn: Any = None,
+        gamma: float = 0.99,
+        step_cost: float = 0.0,
         infos: EnvInfos | Any = None,
         strict_arguments: bool = True,
         max_prompt_length: int = 1 << 17,
@@ -140,7 +154,7 @@ class ToolUseEnv(gym.Env[str, Any]):
         self.suite = suite
         self.max_steps = int(max_steps)
         self.max_observation_length = int(max_observation_length)
-        self.reward_config = RewardConfig(reward_mode, float(alpha), reward_fn)
+        self.reward_config = RewardConfig(reward_mode, float(alpha), reward_fn, float(gamma), float(step_cost))
         self.infos = EnvInfos.coerce(infos)
         if self.infos == _DEFAULT_INFOS:  # the default is then told by identity on every step
             self.infos = _DEFAULT_INFOS
@@ -220,6 +234,7 @@ class ToolUseEnv(gym.Env[str, Any]):
         index = self._choose_task(options or {})
         task = self.suite.tasks[index]
         self._state = EpisodeState(task_index=index, judge_state=self.suite.judge.start(task))
+        self._state.progress = self._gold_progress(task)
         prepared = self._prepare(index)
         info: dict[str, Any] = {"task_id": task.task_id}
         self._add_optional_info(info)
@@ -257,16 +272,23 @@ class ToolUseEnv(gym.Env[str, Any]):
                 terminated = status in (Status.FINAL_ANSWER, Status.GIVE_UP)
             else:
                 status, error, response, components = self._tool_call(task, call, info)
+        truncated = not terminated and state.steps >= self.max_steps
+        phi = _potential(state.progress)
+        state.progress = self._gold_progress(task)
+        # Φ of the state an episode ends in is 0 (the step counter is part of the state, so truncation ends it too).
+        phi_next = 0.0 if terminated or truncated else _potential(state.progress)
+        components = components._replace(phi=phi, phi_next=phi_next)
         reward = self.reward_config(components)
         observation = self._render_response(error, response)
         state.history.append(StepRecord(call, "" if call is not None else _raw_text(action), observation,
-                                        status, reward, components, info.get("gold_call")))
-        truncated = not terminated and state.steps >= self.max_steps
+                                        status, reward, components, info.get("gold_call"), *state.progress))
         state.done = terminated or truncated
         info["status"] = int(status)
         info["reward_components"] = components.as_dict()
+        info["progress"] = _potential(state.progress)
         if state.done:
             info["is_solved"] = components.solved if components.solved is not None else UNSOLVED
+            info["gold_matched"], info["gold_total"] = state.progress
         self._add_optional_info(info)
         step_info = getattr(self.suite, "step_info", None)
         if step_info is not None:
@@ -395,6 +417,13 @@ class ToolUseEnv(gym.Env[str, Any]):
             return Status.OK, "", NextTurn(message), RewardComponents(1.0, con)
         return Status.FINAL_ANSWER, "", "successfully giving the final answer.", RewardComponents(0.0, 0.0, solved)
 
+    def _gold_progress(self, task: Task) -> tuple[float, float]:
+        hook = getattr(self.suite.judge, "progress", None)
+        if hook is None:
+            return 0.0, 0.0
+        matched, total = hook(task, self._state.judge_state)
+        return float(matched), float(total)
+
     def _render_response(self, error: str, response: Any) -> str:
         """ToolBench's ``{"error", "response"}`` JSON, cut to `max_observation_length` (+ ``...``).
 
@@ -433,12 +462,15 @@ class ToolUseEnv(gym.Env[str, Any]):
         if wanted.admissible_calls:
             info["admissible_calls"] = self.admissible_calls()
 
-    def admissible_calls(self) -> list[ToolCall]:
-        """Candidate calls for discrete-action adapters: the suite's own, else `default_admissible_calls`."""
+    def admissible_calls(self, limit: int | None = None) -> list[ToolCall]:
+        """Up to `limit` (default 16) candidate calls for discrete-action adapters, Finish last: the suite's own
+        (`Suite.admissible_calls`), else `default_admissible_calls`."""
         fn = getattr(self.suite, "admissible_calls", None)
         if fn is None:
-            return default_admissible_calls(self.tools, self._state.history)
-        return list(fn(self.task, self._state.judge_state, self._state.history))
+            return default_admissible_calls(self.tools, self._state.history, **({"limit": limit} if limit else {}))
+        if limit is None or "limit" not in inspect.signature(fn).parameters:  # a hook without a size argument
+            return list(fn(self.task, self._state.judge_state, self._state.history))
+        return list(fn(self.task, self._state.judge_state, self._state.history, limit=limit))
 
 
 _DEFAULT_INFOS = EnvInfos()
@@ -473,6 +505,11 @@ def _safe_text(value: Any, limit: int = _RAW_ACTION_KEEP) -> str:
         return str(value)[:limit]
     except Exception:  # noqa: BLE001 - an object whose __str__ raises, a huge int inside a container
         return f"<{type(value).__name__} object>"
+
+
+def _potential(progress: tuple[float, float]) -> float:
+    matched, total = progress
+    return matched / total if total > 0 else 0.0
 
 
 def _raw_text(action: Any) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 from steptool_gym.search import SearchResult
 from steptool_gym.status import Status
 
-__all__ = ["metrics", "summary_table", "to_pass_rate_records", "win_rate"]
+__all__ = ["metrics", "summary_table", "to_pass_rate_records", "tool_call_scores", "win_rate"]
 
 _STATUS_NAME = {1.0: "AnswerStatus.Solved", 0.5: "AnswerStatus.Unsure", 0.0: "AnswerStatus.Unsolved"}
 
@@ -53,7 +53,12 @@ def to_pass_rate_records(results: Iterable[SearchResult], judge_runs: Sequence[S
 
 
 def metrics(results: Sequence[SearchResult], judge_runs: Sequence[Sequence[float]] | None = None) -> dict[str, Any]:
-    """Pass rate (mean ± std over judge runs), tool-call accuracy, step success, mean steps and model calls."""
+    """Pass rate (mean ± std over judge runs), tool-call precision/recall/F1, step success, mean steps and calls.
+
+    Each gold call counts at most once (the judge's ``progress`` hook: gold calls matched by the episode's end),
+    so repeating a satisfied gold call lowers precision instead of raising it: precision = gold calls matched /
+    calls made, recall = gold calls matched / gold calls, both pooled over the results; F1 their harmonic mean.
+    """
     if not results:
         raise ValueError("No results to summarise")
     runs = np.array([list(judge_runs[i]) for i in range(len(results))]) if judge_runs is not None else \
@@ -61,17 +66,30 @@ def metrics(results: Sequence[SearchResult], judge_runs: Sequence[Sequence[float
     per_run = runs.mean(axis=0)  # pass rate of each judge run
     # Tool calls are every action but Finish (unparseable actions count: they are failed calls).
     calls = [rec for r in results for rec in r.path if rec.call is None or not rec.call.is_finish]
-    gold = [rec for rec in calls if rec.gold_call]
     return {
         "queries": len(results),
         "pass_rate": float(per_run.mean()),
         "pass_rate_std": float(per_run.std()),
-        "tool_call_accuracy": len(gold) / len(calls) if calls else 0.0,
+        **tool_call_scores(r.path for r in results),
         "step_success_rate": float(np.mean([rec.status == Status.OK for rec in calls])) if calls else 0.0,
         "avg_steps": float(np.mean([len(r.path) for r in results])),
         "avg_model_calls": float(np.mean([r.model_calls for r in results])),
         "mean_return": float(np.mean([r.episode_return for r in results])),
     }
+
+
+def tool_call_scores(paths: Iterable[Sequence[Any]]) -> dict[str, float]:
+    """Tool-call precision, recall and F1 over episodes' step records (see `metrics`)."""
+    matched = total = made = 0.0
+    for path in paths:
+        made += sum(1 for rec in path if rec.call is None or not rec.call.is_finish)
+        if path:
+            matched += path[-1].gold_matched
+            total += path[-1].gold_total
+    precision = matched / made if made else 0.0
+    recall = matched / total if total else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"tool_call_precision": precision, "tool_call_recall": recall, "tool_call_f1": f1}
 
 
 def win_rate(a: Mapping[str, SearchResult], b: Mapping[str, SearchResult]) -> float:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from steptool_gym.rewards import DEFAULT_REWARD_MODE
 from steptool_gym.wrappers import make_sb3_env
 
 __all__ = ["SB3_ALGOS", "evaluate_sb3", "random_baseline", "train_main", "train_sb3"]
@@ -74,22 +75,26 @@ def random_baseline(env_id: str, *, episodes: int, seed: int, **env_kwargs: Any)
     return {"pass_rate": float(np.mean(solved)), "episodes": episodes}
 
 
-def train_sb3(algo: str, env_id: str, *, timesteps: int, seed: int = 0, n_envs: int = 4, reward_mode: str = "step",
+GAMMA = 0.95  # the learners' discount, passed to the env too (progress shaping is policy-invariant only then)
+
+
+def train_sb3(algo: str, env_id: str, *, timesteps: int, seed: int = 0, n_envs: int = 4,
+              reward_mode: str = DEFAULT_REWARD_MODE,
               eval_split: str | None = "test_instruction", eval_episodes: int = 200, out: str | None = None,
               env_kwargs: dict[str, Any] | None = None, verbose: int = 0) -> dict[str, Any]:
     """Train `algo` for `timesteps` env steps and report greedy pass rates on the train and held-out split."""
     from stable_baselines3.common.env_util import make_vec_env
 
     cls = _algo_class(algo)
-    kwargs = {"reward_mode": reward_mode, **(env_kwargs or {})}
+    kwargs = {"reward_mode": reward_mode, "gamma": GAMMA, **(env_kwargs or {})}
     vec = make_vec_env(lambda: make_sb3_env(env_id, **kwargs), n_envs=1 if algo == "sb3-dqn" else n_envs, seed=seed)
     hyper: dict[str, Any] = {"seed": seed, "verbose": verbose}
     if algo in ("sb3-ppo", "sb3-maskable-ppo"):
-        hyper.update(n_steps=256, batch_size=256, n_epochs=4, gamma=0.95, learning_rate=1e-3, ent_coef=0.01)
+        hyper.update(n_steps=256, batch_size=256, n_epochs=4, gamma=GAMMA, learning_rate=1e-3, ent_coef=0.01)
     elif algo == "sb3-a2c":
-        hyper.update(n_steps=16, gamma=0.95, learning_rate=1e-3, ent_coef=0.01)
+        hyper.update(n_steps=16, gamma=GAMMA, learning_rate=1e-3, ent_coef=0.01)
     else:
-        hyper.update(learning_starts=1000, buffer_size=50_000, gamma=0.95, exploration_fraction=0.3,
+        hyper.update(learning_starts=1000, buffer_size=50_000, gamma=GAMMA, exploration_fraction=0.3,
                      target_update_interval=500, learning_rate=5e-4)
     model = cls("MultiInputPolicy", vec, **hyper)
     start = time.perf_counter()
@@ -118,7 +123,7 @@ def train_main(argv: list[str]) -> int:
     parser.add_argument("--algo", choices=SB3_ALGOS, required=True)
     parser.add_argument("--env", default="StepTool-ToolBench-G1-v0")
     parser.add_argument("--timesteps", type=int, default=50_000)
-    parser.add_argument("--reward-mode", default="step")
+    parser.add_argument("--reward-mode", default=DEFAULT_REWARD_MODE)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-envs", type=int, default=4)
     parser.add_argument("--eval-split", default="test_instruction")

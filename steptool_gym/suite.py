@@ -56,6 +56,12 @@ class Judge(Protocol):
 
     def judge_finish(self, task: Task, state: Any, call: ToolCall) -> float: ...
 
+    # Optional hook, looked up with getattr:
+    #   progress(task, state) -> (matched, total)   gold progress so far: the weight of the task's gold call
+    #       graph satisfied (never decreasing within an episode) and its total weight. Φ = matched / total is the
+    #       potential of `reward_mode="progress"`; tool-call precision/recall count `matched`. Without the hook
+    #       Φ = 0 (progress mode then pays IsSolved − c per step) and recall is unknown.
+
 
 class Suite(Protocol):
     """A task set with its world: see the module docstring."""

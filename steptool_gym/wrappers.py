@@ -5,14 +5,16 @@ The envs stay text-in/text-out; these wrappers encode around them (MiniGrid's ``
 * `EncodeObservation` turns the text observation into a `Dict` of fixed-size arrays: token ids of a
   configurable tokenizer (`HashingTokenizer` and `ByteTokenizer` are built in and need no download), an
   optional hashed bag-of-words vector, the step counter and the previous status;
-* `DiscreteToolCalls` maps a ``Discrete(k)`` action to one of the env's admissible calls (each API filled
-  with values seen in the query and earlier responses, plus Finish with an answer built from what was
-  observed, always at index 0), adds a per-candidate feature matrix to the observation, and exposes
-  ``action_masks()`` for sb3-contrib's ``MaskablePPO``;
+* `DiscreteToolCalls` maps a ``Discrete(k)`` action to one of the env's ``k`` admissible calls (the task's APIs
+  filled with values seen in the query and earlier responses, mixed with decoys — other entities, other tools —
+  in a seeded random order, plus Finish answering with the newest response's values, always at index 0), adds
+  a per-candidate feature matrix to the observation, and exposes ``action_masks()`` for sb3-contrib's
+  ``MaskablePPO``. No fixed rule solves it: "first untried candidate, else Finish" and a kitchen-sink answer
+  solve < 10% of held-out G1/G2 tasks (`benchmarks/reward_farming.py`);
 * `make_sb3_env` stacks both.
 
 The env's ``reward_mode`` passes through unchanged, so step-shaped vs final-only rewards compare the same way
-under SB3 as under the LLM trainer.
+under SB3 as under the LLM trainer (pass the learner's discount as the env's ``gamma`` for ``progress``).
 """
 
 from __future__ import annotations
@@ -211,7 +213,7 @@ class DiscreteToolCalls(gym.Wrapper, gym.utils.RecordConstructorArgs):
         base: ToolUseEnv = self.env.unwrapped  # type: ignore[assignment]
         calls = info.get("admissible_calls")
         if calls is None:
-            calls = base.admissible_calls() if not base.done else []
+            calls = base.admissible_calls(self.max_candidates) if not base.done else []
         # Finish first: a fixed slot for "answer now" is far easier for a flat policy to learn than a moving one.
         calls = sorted(calls, key=lambda c: not c.is_finish)
         self._candidates = calls[: self.max_candidates]

@@ -129,7 +129,10 @@ def test_env_kwargs_reach_gym_make_and_cannot_shadow_top_level_keys() -> None:
 
     cfg = TrainConfig(env_kwargs={"alpha": 0.2, "reward_mode": "final"}, group="G1", max_steps=4)
     assert env_kwargs(cfg, "test_tool") == {"reward_mode": "final", "alpha": 0.2, "split": "test_tool",
-                                            "max_steps": 4, "group": "G1"}
+                                            "max_steps": 4, "group": "G1", "gamma": cfg.ppo.gamma}
+    assert env_kwargs(TrainConfig(), "train")["reward_mode"] == "progress"
+    assert env_kwargs(TrainConfig(algo="gigpo"), "train")["gamma"] == TrainConfig().gigpo.gamma
+    assert env_kwargs(TrainConfig(algo="grpo"), "train")["gamma"] == 1.0
     with pytest.raises(ValueError, match="must not set \\['split'\\]"):
         TrainConfig(env_kwargs={"split": "train"})
     with pytest.raises(ValueError, match="env_kwargs"):

@@ -85,7 +85,7 @@ def test_sequence_logprob_counts_action_tokens_only(tmp_path: Path) -> None:
 def _cfg(**top) -> TrainConfig:
     data = {
         "algo": "eto", "env_id": ENV_ID, "eval_split": "test", "eval_episodes": 2, "max_steps": 3,
-        "checkpoint_every": 1, "warm_start_sft": False, "threads": 1,
+        "checkpoint_every": 1, "warm_start_sft": False, "threads": 1, "env_kwargs": {"reward_mode": "step"},
         "model": {"vocab_size": 400, "hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64,
                   "tokenizer_episodes": 8, "max_context_tokens": 448, "max_prompt_tokens": 40, "lora_r": 4},
         "rollout": {"num_envs": 2, "max_new_tokens": 24},

@@ -208,7 +208,7 @@ def test_trainer_gives_gigpo_and_rebn_advantages_to_every_token_of_a_step(tok) -
 def _config(algo: str, updates: int) -> dict:
     return {
         "algo": algo, "env_id": ENV_ID, "eval_split": "test", "eval_episodes": 2, "max_steps": 3,
-        "checkpoint_every": 1, "warm_start_sft": False, "threads": 1,
+        "checkpoint_every": 1, "warm_start_sft": False, "threads": 1, "env_kwargs": {"reward_mode": "step"},
         "model": {"vocab_size": 400, "hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64,
                   "tokenizer_episodes": 8, "max_context_tokens": 448, "max_prompt_tokens": 40, "lora_r": 4},
         "sft": {"episodes": 8, "epochs": 1, "batch_size": 8},

@@ -50,7 +50,7 @@ class OracleScript:
 
 @pytest.mark.parametrize(("emit_eos", "asynchronous"), [(True, False), (False, False), (False, True)])
 def test_scripted_oracle_rollout_solves_and_books_tokens(tok, emit_eos: bool, asynchronous: bool) -> None:
-    envs = make_vector_env(ENV_ID, 2, asynchronous=asynchronous, split="train", max_steps=5)
+    envs = make_vector_env(ENV_ID, 2, asynchronous=asynchronous, split="train", max_steps=5, reward_mode="step")
     script = OracleScript(tok, emit_eos)
     trajs = collect_episodes(envs, script, ReActFormat(tok.eos_token), tok, episodes=5, seeds=[3, 4],
                              max_context_tokens=4096, max_new_tokens=64)

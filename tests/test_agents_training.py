@@ -26,7 +26,7 @@ TIMING_KEYS = {"rollout_s", "score_s", "train_s", "train_tokens_per_s"}
 def _cfg(**top) -> TrainConfig:
     data = {
         "algo": "steptool", "env_id": ENV_ID, "eval_split": "test", "eval_episodes": 4, "max_steps": 3,
-        "checkpoint_every": 1, "warm_start_sft": False, "threads": 1,
+        "checkpoint_every": 1, "warm_start_sft": False, "threads": 1, "env_kwargs": {"reward_mode": "step"},
         "model": {"vocab_size": 400, "hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64,
                   "tokenizer_episodes": 8, "max_context_tokens": 448, "max_prompt_tokens": 40, "lora_r": 4},
         "sft": {"episodes": 8, "epochs": 1, "batch_size": 8},
@@ -55,7 +55,7 @@ def test_steptool_ppo_moves_parameters_and_rewards(tmp_path: Path) -> None:
     rows = read_csv(tmp_path / "metrics.csv")
     assert [int(r["update"]) for r in rows] == [1, 2, 3]
     for key in ("approx_kl", "clip_frac", "explained_variance", "kl_ref", "entropy", "mean_step_reward",
-                "pass_rate", "tool_call_accuracy", "policy_loss", "value_loss"):
+                "pass_rate", "tool_call_f1", "policy_loss", "value_loss"):
         assert key in rows[0]
     rewards = [float(r["mean_step_reward"]) for r in rows]
     assert max(rewards) > 0.0 and len(set(rewards)) > 1  # reward is non-trivial and moves across updates
@@ -66,7 +66,8 @@ def test_steptool_ppo_moves_parameters_and_rewards(tmp_path: Path) -> None:
     assert float(rows[-1]["kl_ref"]) > 0.0
     assert (tmp_path / "learning_curve.png").stat().st_size > 0
     assert list((tmp_path / "tb").iterdir())
-    assert set(summary["eval"]) >= {"env", "episodes", "pass_rate", "avg_steps", "tool_call_accuracy", "mean_return"}
+    assert set(summary["eval"]) >= {"env", "episodes", "pass_rate", "avg_steps", "tool_call_precision",
+                                     "tool_call_recall", "tool_call_f1", "mean_return"}
     assert json.loads((tmp_path / "eval.json").read_text()) == summary["eval"]
 
 
@@ -112,7 +113,8 @@ def test_cli_train_and_eval(tmp_path: Path, capsys) -> None:
     assert eval_main(["--env", ENV_ID, "--model", str(out), "--split", "test", "--episodes", "2", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["env"] == ENV_ID and result["episodes"] == 2
-    assert set(result) >= {"pass_rate", "avg_steps", "tool_call_accuracy", "mean_return"}
+    assert set(result) >= {"pass_rate", "avg_steps", "tool_call_precision", "tool_call_recall", "tool_call_f1",
+                           "mean_return"}
     assert train_main(["--out", str(out), "--config", str(tmp_path / "missing.toml")]) == 2
 
 

@@ -88,11 +88,11 @@ def test_report_puts_ours_beside_the_paper(tmp_path: Path) -> None:
 
 def test_secondary_metrics_average_cells_then_seeds() -> None:
     def run(*values: float) -> dict[str, Any]:
-        return {"cells": {c: {"tool_call_accuracy": v, "mean_return": 2 * v, "avg_steps": 3.0}
+        return {"cells": {c: {"tool_call_f1": v, "mean_return": 2 * v, "avg_steps": 3.0}
                           for c, v in zip(("a", "b"), values, strict=True)}}
 
     out = secondary_metrics({"m": {0: run(0.0, 0.5), 1: run(0.5, 1.0)}}, ["a", "b"])["m"]
-    assert out["tool_call_accuracy"]["values"] == [0.25, 0.75]
+    assert out["tool_call_f1"]["values"] == [0.25, 0.75]
     assert out["mean_return"]["mean"] == pytest.approx(1.0)
     assert out["avg_steps"]["ci95"] == pytest.approx(0.0)
 

@@ -51,7 +51,7 @@ def test_parse_call_is_literal_only():
 
 
 def test_reward_arithmetic_on_a_hand_example():
-    env = gym.make(ENV_ID, alpha=2.0).unwrapped
+    env = gym.make(ENV_ID, alpha=2.0, reward_mode="step").unwrapped
     obs, info = env.reset(options={"task_id": BASE_0})
     assert "Move 'final_report.pdf'" in obs and "Finish" in obs
     # A ground-truth call that succeeds: SC = 1, Con = 5 -> (2*1 + 5/5) / 3 = 1.
@@ -86,7 +86,7 @@ def test_reward_arithmetic_on_a_hand_example():
 
 
 def test_a_passed_turn_scores_like_a_gold_call():
-    env = gym.make(ENV_ID).unwrapped
+    env = gym.make(ENV_ID, reward_mode="step").unwrapped
     env.reset(options={"task_id": BASE_0})
     for _ in range(3):  # cd, mkdir, mv
         assert env.step(env.oracle_action())[1] == 1.0

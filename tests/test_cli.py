@@ -22,10 +22,11 @@ def test_play_json_has_the_documented_fields(capsys, agent, expected):
     assert main(["play", "StepTool-ToolBench-G2-v0", "--agent", agent, "--episodes", "30", "--json",
                  "--env-kwarg", "split=test_tool"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert {"env", "episodes", "pass_rate", "avg_steps", "tool_call_accuracy", "mean_return"} <= set(out)
+    assert {"env", "episodes", "pass_rate", "avg_steps", "tool_call_precision", "tool_call_recall", "tool_call_f1",
+            "mean_return"} <= set(out)
     assert out["episodes"] == 30 and out["pass_rate"] == pytest.approx(expected, abs=0.05)
     if agent == "oracle":
-        assert out["tool_call_accuracy"] > 0.8 and out["avg_steps"] > 2
+        assert out["tool_call_recall"] == 1.0 and out["tool_call_precision"] > 0.8 and out["avg_steps"] > 2
 
 
 def test_bench_env_json(capsys):

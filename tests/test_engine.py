@@ -36,7 +36,7 @@ gym.register("ToyTool-v0", entry_point="toy_suite:make_toy_env")
 
 
 def make(**kw):
-    env = ToolUseEnv(load_toy(), **kw)
+    env = ToolUseEnv(load_toy(), **{"reward_mode": "step", **kw})  # engine tests check the paper's rewards
     env.reset(seed=0, options={"task_id": "toy-paris"})
     return env
 
@@ -140,12 +140,12 @@ def test_validation_messages():
 
 # ----------------------------------------------------------------------------------------------- rewards
 def test_paper_normalised_reward_formula():
-    cfg = RewardConfig()
+    cfg = RewardConfig("step")
     assert cfg(RewardComponents(1, 5)) == pytest.approx((1 + 5 / 5) / 2)
     assert cfg(RewardComponents(1, 3)) == pytest.approx((1 + 3 / 5) / 2)  # 0.8
     assert cfg(RewardComponents(0, 0)) == 0.0
     assert cfg(RewardComponents(0, 0, 0.5)) == 0.5
-    assert RewardConfig(alpha=3.0)(RewardComponents(1, 2)) == pytest.approx((3 + 0.4) / 4)
+    assert RewardConfig("step", alpha=3.0)(RewardComponents(1, 2)) == pytest.approx((3 + 0.4) / 4)
 
 
 @pytest.mark.parametrize(
@@ -344,3 +344,15 @@ def test_python_backend_timeout_becomes_status():
 
 def test_parameter_key_standardised():
     assert Parameter("Page Size").key == "page_size" and Parameter("from").key == "is_from"
+
+
+def test_progress_mode_is_potential_shaping_with_a_terminal_zero():
+    cfg = RewardConfig("progress", gamma=0.9, step_cost=0.05)
+    assert RewardConfig().mode == "progress"
+    assert cfg(RewardComponents(1, 5, None, 0.0, 0.5)) == pytest.approx(0.9 * 0.5 - 0.0 - 0.05)
+    assert cfg(RewardComponents(1, 0, None, 0.5, 0.5)) == pytest.approx(-0.05 * 1 - 0.1 * 0.5)  # a repeat: < 0
+    assert cfg(RewardComponents(0, 0, 1.0, 1.0, 0.0)) == pytest.approx(1.0 - 1.0 - 0.05)
+    with pytest.raises(ValueError, match="gamma"):
+        RewardConfig(gamma=1.5)
+    with pytest.raises(ValueError, match="step_cost"):
+        RewardConfig(step_cost=-1)

@@ -43,6 +43,7 @@ def _config(algo: str) -> dict[str, Any]:
     return {
         "algo": algo, "env_id": ENV_ID, "eval_split": "test", "eval_episodes": 2, "max_steps": 3, "seed": 1,
         "checkpoint_every": 1, "warm_start_sft": True, "threads": 1,
+        "env_kwargs": {"reward_mode": "step"},  # the paper's reward: traces pin trainer mechanics, not the env default
         "model": {"vocab_size": 400, "hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128,
                   "tokenizer_episodes": 8, "max_context_tokens": 448, "max_prompt_tokens": 40, "lora_r": 4},
         "sft": {"episodes": 32, "epochs": 40, "batch_size": 4, "learning_rate": 1e-2, "rft_rounds": 2,

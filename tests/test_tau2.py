@@ -82,7 +82,7 @@ def test_policy_and_scenario_are_in_the_prompt():
 
 
 def test_reward_arithmetic_on_a_hand_example():
-    env = gym.make(RETAIL).unwrapped
+    env = gym.make(RETAIL, reward_mode="step").unwrapped
     env.reset(options={"task_id": "0"})  # gold: find user, order and product details, then an exchange
     # A gold action that succeeds: SC = 1, Con = 5 -> (1 + 1) / 2 = 1.
     call = ToolCall("find_user_id_by_name_zip", {"first_name": "Yusuf", "last_name": "Rossi", "zip": "19122"})
@@ -157,7 +157,7 @@ def test_determinism_pickle_and_snapshot_after_a_write():
     def rollout(env):
         return env.step(env.oracle_action())[:2]  # Finish: scores the written database
 
-    env = gym.make(RETAIL).unwrapped
+    env = gym.make(RETAIL, reward_mode="step").unwrapped
     env.reset(options={"task_id": "0"})
     fresh_size = len(pickle.dumps(env))
     assert fresh_size < 2_000_000  # an episode that has not written carries no database

@@ -231,7 +231,7 @@ def test_random_agent_rarely_solves():
 
 # ---------------------------------------------------------------------------------------------- judge and rewards
 def test_step_rewards_by_hand():
-    env = _env()
+    env = _env(reward_mode="step")  # the paper's formula
     suite = env.suite
     index = _find_task(suite, lambda t: _chained(t) and _is_search(t.gold.nodes[0].name)
                        and not _fails_first(t.gold.nodes[0]) and not _fails_first(t.gold.nodes[1])
@@ -266,7 +266,7 @@ def test_step_rewards_by_hand():
 
 
 def test_out_of_order_gold_call_gets_con_3():
-    env = _env()
+    env = _env(reward_mode="step")  # the paper's formula
     index = _find_task(env.suite, lambda t: _chained(t) and not _fails_first(t.gold.nodes[1]))
     env.reset(options={"task_index": index})
     _, reward, *_, info = env.step(env.task.gold.calls[1])  # the id without looking it up first
@@ -274,7 +274,7 @@ def test_out_of_order_gold_call_gets_con_3():
 
 
 def test_flaky_call_fails_then_retry_succeeds():
-    env = _env()
+    env = _env(reward_mode="step")  # the paper's formula
     index = _find_task(env.suite, lambda t: _fails_first(t.gold.nodes[0]))
     env.reset(options={"task_index": index})
     call = env.task.gold.calls[0]
@@ -349,4 +349,5 @@ def test_admissible_calls_cover_the_oracle():
                 hits += any(c.name == oracle.name and dict(c.arguments) == dict(oracle.arguments) for c in calls)
             _, _, terminated, truncated, info = env.step(oracle)
             done = terminated or truncated
-    assert hits / total > 0.85
+    # A third of the 16 slots are decoys (a fair discrete space, issue 14): some gold calls fall off the list.
+    assert hits / total > 0.8

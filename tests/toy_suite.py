@@ -66,6 +66,9 @@ class ToyJudge:
             state.done.add(repr(key))
         return Verdict(1.0, 5.0 if fresh else 1.0, on_gold)
 
+    def progress(self, task: Task, state: ToyState) -> tuple[int, int]:
+        return len(state.done), len(task.gold.calls)
+
     def judge_finish(self, task: Task, state: ToyState, call: ToolCall) -> float:
         answer = call.arguments.get("final_answer", "").lower()
         hits = sum(f in answer for f in task.gold.facts)
@@ -132,4 +135,5 @@ def load_toy() -> ToySuite:
 def make_toy_env(**kwargs: Any):
     from steptool_gym import ToolUseEnv
 
+    kwargs.setdefault("reward_mode", "step")  # engine tests check the paper's rewards by hand
     return ToolUseEnv(load_toy(), **kwargs)

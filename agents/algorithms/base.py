@@ -90,13 +90,19 @@ class AdaptiveKL:
 
 
 def episode_stats(trajs: list[Trajectory]) -> dict[str, float]:
-    """Pass rate, mean step reward, tool-call accuracy (gold / tool calls), mean return and length."""
+    """Pass rate, mean step reward, tool-call precision/recall/F1 (each gold call counted once), mean return and
+    length."""
     calls = sum(t.tool_calls for t in trajs)
+    matched, total = sum(t.gold_matched for t in trajs), sum(t.gold_total for t in trajs)
+    precision = matched / calls if calls else 0.0
+    recall = matched / total if total else 0.0
     steps = [r for t in trajs for r in t.rewards]
     return {
         "pass_rate": float(np.mean([t.is_solved for t in trajs])),
         "mean_step_reward": float(np.mean(steps)) if steps else 0.0,
-        "tool_call_accuracy": sum(t.gold_calls for t in trajs) / calls if calls else 0.0,
+        "tool_call_precision": precision,
+        "tool_call_recall": recall,
+        "tool_call_f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
         "mean_return": float(np.mean([sum(t.rewards) for t in trajs])),
         "avg_steps": float(np.mean([t.num_steps for t in trajs])),
     }

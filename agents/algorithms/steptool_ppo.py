@@ -8,6 +8,9 @@ surrogate of `base.OnPolicyAlgorithm` plus a clipped value loss on the value pos
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 import torch
 
 from steptool_agents.algorithms.base import OnPolicyAlgorithm, RolloutBatch
@@ -18,8 +21,21 @@ from steptool_agents.runtime import distributed
 __all__ = ["FinalRewardPPO", "StepToolPPO"]
 
 
+_COMPAT_WARNED = False
+
+
 class StepToolPPO(OnPolicyAlgorithm):
     """PPO with a value head; advantages placed per ``ppo.mode`` (default ``steptool``: step-grained)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        global _COMPAT_WARNED
+        if self.mode == "compat" and not _COMPAT_WARNED:
+            _COMPAT_WARNED = True
+            warnings.warn("ppo.mode='compat' places reward t × (T − t) at step t (the official code): longer "
+                          "episodes earn more, so a policy can farm it by stalling (measured on G1: 11.5 vs 3.7 per "
+                          "episode for a repeat policy vs the oracle); prefer mode='steptool'", UserWarning,
+                          stacklevel=2)
 
     @property
     def mode(self) -> str:

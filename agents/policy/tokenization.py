@@ -102,6 +102,8 @@ class Trajectory:
     terminated: bool = False
     tool_calls: int = 0
     gold_calls: int = 0
+    gold_matched: float = 0.0  # at the end: gold calls matched (each once) and in all (env info)
+    gold_total: float = 0.0
     actions_text: list[str] = field(default_factory=list)
 
     @property

@@ -261,6 +261,8 @@ def collect_episodes(
             if ended:
                 traj.is_solved = float(_info(infos, "is_solved", i) or 0.0)
                 traj.terminated = bool(terminated[i])
+                traj.gold_matched = float(_info(infos, "gold_matched", i) or 0.0)
+                traj.gold_total = float(_info(infos, "gold_total", i) or 0.0)
                 done.append(traj)
                 if on_episode is not None:
                     on_episode(len(done))

@@ -39,7 +39,9 @@ class BFCLMultiTurnEnv(ToolUseEnv):
     call of the current turn, else 0. A ``Finish`` that ends a non-final turn is an intermediate step too:
     SC = 1, Con = 5 when BFCL's check of that turn passed (state check against a ground-truth replay,
     response check, at least one call when calls were expected), else 0. The final ``Finish`` scores
-    IsSolved = 1 when every turn passed, else 0 (BFCL's verdict for the entry).
+    IsSolved = 1 when every turn passed, else 0 (BFCL's verdict for the entry). These are the components; the
+    default ``reward_mode="progress"`` pays ``γ·Φ(s') − Φ(s)`` per step, Φ the share of the entry's gold calls
+    matched over all turns (0 once the episode ends), plus IsSolved; ``reward_mode="step"`` is StepTool's.
 
     ## Episode End
     Terminated by ``Finish`` in the last turn or by ``give_up_and_restart``; truncated after `max_steps`

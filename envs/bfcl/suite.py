@@ -263,6 +263,7 @@ class BFCLEpisode:
     finished: bool = False
     # Canonical JSON of each simulator's public state, for `state_key`; dropped when a call reaches it.
     digests: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    matched_before: int = 0  # gold calls matched in ended turns (Φ of reward_mode="progress")
 
     @property
     def solved(self) -> bool:
@@ -321,11 +322,17 @@ class BFCLJudge:
         """End the current turn (checking it as BFCL does); the verdict is final after the last turn."""
         if not state.finished:
             state.checks.append(self._check_turn(task, state))
+            state.matched_before += sum(state.matched)
             state.turn += 1
             state.finished = state.turn >= len(task.gold.turns)
             if not state.finished:
                 self._enter_turn(task, state)
         return 1.0 if state.solved else 0.0
+
+    def progress(self, task: Task, state: BFCLEpisode) -> tuple[int, int]:
+        """Gold calls matched so far over every turn, and gold calls in all (`Judge`'s optional hook)."""
+        current = 0 if state.finished else sum(state.matched)
+        return state.matched_before + current, sum(len(turn) for turn in task.gold.turns)
 
     def _enter_turn(self, task: Task, state: BFCLEpisode) -> None:
         gold: BFCLGold = task.gold

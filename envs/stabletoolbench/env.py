@@ -34,7 +34,9 @@ class StableToolBenchEnv(ToolUseEnv):
     tool answer as ``{"error": ..., "response": ...}`` JSON cut to `max_observation_length` characters.
 
     ## Rewards
-    StepTool's step-grained reward ``(α·SC + Con/5)/(α+1)`` per call and ``IsSolved`` at ``Finish``. With
+    By default (``reward_mode="progress"``) potential-based shaping ``γ·Φ(s') − Φ(s) − c``, Φ the share of the
+    reference run's calls made (relevant APIs called, for queries without one), plus ``IsSolved`` at ``Finish``;
+    StepTool's step-grained reward ``(α·SC + Con/5)/(α+1)`` per call is ``reward_mode="step"``. With
     ``judge="rule"``, SC, Con and IsSolved follow StepTool's rules (`steptool_envs.stabletoolbench.judges`);
     with ``judge="llm"`` an OpenAI-compatible model fills in StepTool's ``evaluate_process_reward``
     annotation, falling back to the rules on failure.

@@ -22,6 +22,10 @@ Rule judge (`RuleJudge`, StepTool's ``annotation_by_rules``):
   against the GPT-4 majority; 0.843 held out by query group; 0.861 in-sample). There is no "Unsure" stage:
   its 5 cases never matched GPT-4's rare "Unsure" (53 of 2,295 runs).
 
+``progress`` (Φ of ``reward_mode="progress"``, tool-call recall): the reference run's successful calls made
+successfully so far (a multiset match on name and canonical arguments) out of all of them; for tasks without a
+reference run, the relevant APIs called successfully out of all of them.
+
 `gold_call` on every call is whether its function is one of the query's ``relevant APIs``; `api_recall`
 is the share of relevant APIs called successfully.
 
@@ -38,6 +42,7 @@ import json
 import math
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -241,6 +246,15 @@ def api_recall(relevant: Iterable[str], log: EpisodeLog) -> float:
     return len(wanted & {name for name, _ in log.successful}) / len(wanted)
 
 
+def gold_progress(gold: StableToolBenchGold, log: EpisodeLog) -> tuple[int, int]:
+    """(gold calls made successfully, gold calls) for a reference run, else (relevant APIs hit, relevant APIs)."""
+    if not gold.calls:
+        return len(set(gold.relevant) & {name for name, _ in log.successful}), len(gold.relevant)
+    made = Counter(log.successful)
+    wanted = Counter((name, canonical_arguments(arguments)) for name, arguments in gold.calls)
+    return sum(min(n, made[key]) for key, n in wanted.items()), len(gold.calls)
+
+
 class RuleJudge:
     """StepTool's rule-based step rewards (module docstring). Stateless; per-episode state is `EpisodeLog`."""
 
@@ -265,6 +279,10 @@ class RuleJudge:
         else:
             con = CON_MAX if relevant else 0.0
         return Verdict(1.0 if ok else 0.0, con, relevant)
+
+    def progress(self, task: Task, state: EpisodeLog) -> tuple[int, int]:
+        """Gold progress (module docstring): never decreases, since the log only grows."""
+        return gold_progress(task.gold, state)
 
     def judge_finish(self, task: Task, state: EpisodeLog, call: ToolCall) -> float:
         answer = call.arguments.get("final_answer", "")
@@ -392,6 +410,10 @@ class LLMJudge:
             return rule
         sc, con, _ = annotated
         return Verdict(sc[len(state.calls) - 1], con[len(state.calls) - 1], rule.gold_call)
+
+    def progress(self, task: Task, state: EpisodeLog) -> tuple[int, int]:
+        """The rule judge's gold progress (`gold_progress`): Φ stays LLM-free, hence deterministic."""
+        return gold_progress(task.gold, state)
 
     def judge_finish(self, task: Task, state: EpisodeLog, call: ToolCall) -> float:
         answer = call.arguments.get("final_answer", "")

@@ -33,7 +33,9 @@ class Tau2Env(ToolUseEnv):
     matches a not yet matched gold action (τ²'s ``Action.compare_with_tool_call``), else 0. At ``Finish``,
     IsSolved is τ²'s reward over the task's reward basis: the database hash equals that of a gold-action
     replay (``DB``), and every ``communicate_info`` string is in the final answer (``COMMUNICATE``);
-    ``ACTION`` when a task lists it. LLM-judged ``NL_ASSERTION`` checks are not run.
+    ``ACTION`` when a task lists it. LLM-judged ``NL_ASSERTION`` checks are not run. These are the components;
+    the default ``reward_mode="progress"`` pays ``γ·Φ(s') − Φ(s)`` per step, Φ the share of gold actions matched
+    (0 once the episode ends), plus IsSolved; ``reward_mode="step"`` is StepTool's.
 
     ## Episode End
     Terminated by ``Finish``; truncated after `max_steps` steps.

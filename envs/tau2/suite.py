@@ -412,6 +412,10 @@ class Tau2Judge:
             state.matched[fresh] = True
         return Verdict(1.0 if result.ok else 0.0, 5.0 if fresh is not None else 0.0, bool(hits))
 
+    def progress(self, task: Task, state: Tau2Episode) -> tuple[int, int]:
+        """Gold actions matched so far and gold actions in all (`Judge`'s optional hook)."""
+        return sum(state.matched), len(task.gold.actions)
+
     def judge_finish(self, task: Task, state: Tau2Episode, call: ToolCall) -> float:
         gold: Tau2Gold = task.gold
         answer = str(call.arguments.get("final_answer", "")).lower().replace(",", "")

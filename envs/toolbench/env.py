@@ -35,8 +35,12 @@ class ToolBenchEnv(ToolUseEnv):
     step: the tool's ``{"error": ..., "response": ...}`` as JSON, cut to `max_observation_length` characters.
 
     ## Rewards
-    Intermediate calls get ``(α·SC + Con/5)/(α+1)`` (``reward_mode="step"``, α = 1 by default), where
-    SC = 1 iff the call succeeded and Con comes from the gold call graph:
+    By default (``reward_mode="progress"``) each step earns ``γ·Φ(s') − Φ(s) − c``, Φ the share of the gold
+    call graph's nodes satisfied (0 once the episode ends), and ``Finish`` adds IsSolved (below): new gold calls
+    pay, repeats, distractors and failed calls earn ≤ 0, so the oracle out-earns every scripted adversary on
+    every task (`steptool_gym.test.adversaries`). The paper's reward (``reward_mode="step"``, farmable: a
+    repeat policy earns 6.92 vs the oracle's 2.98 on G1): intermediate calls get ``(α·SC + Con/5)/(α+1)``
+    (α = 1 by default), where SC = 1 iff the call succeeded and Con comes from the gold call graph:
 
     ====  =====================================================================================
     Con   when
@@ -49,8 +53,10 @@ class ToolBenchEnv(ToolUseEnv):
 
     So a new gold call earns 1.0, a successful call on the right API with other arguments 0.6, a successful
     distractor call 0.5, a failed call 0. ``Finish`` earns IsSolved: 1.0 if the answer contains every gold
-    fact (case, whitespace, punctuation and number formatting normalised), 0.5 if some, 0.0 if none; giving
-    up earns 0. Other ``reward_mode`` values are listed in `steptool_gym.rewards`.
+    fact (case, whitespace, punctuation and number formatting normalised) and at least half of its content
+    tokens and of its numbers are in the gold answer or the query (answer precision), 0.5 if some facts or a
+    low-precision answer with all of them, 0.0 if none; giving up earns 0. Other ``reward_mode`` values are
+    listed in `steptool_gym.rewards`.
 
     ## Episode End
     Terminated when ``Finish`` is called; truncated after `max_steps` steps (12 by default, which every task's
@@ -66,7 +72,8 @@ class ToolBenchEnv(ToolUseEnv):
     ## Arguments
     ``group`` ("all", "G1", "G2", "G3"), ``split`` ("train", "test_instruction", "test_tool",
     "test_category"), ``world_seed`` (0); and the engine's ``max_steps=12``, ``max_observation_length=1024``,
-    ``reward_mode="step"``, ``alpha=1.0``, ``reward_fn=None``, ``infos=None``, ``strict_arguments=True``,
+    ``reward_mode="progress"``, ``gamma=0.99``, ``step_cost=0.0``, ``alpha=1.0``, ``reward_fn=None``,
+    ``infos=None``, ``strict_arguments=True``,
     ``render_mode=None``. Reset options ``{"task_index": int}`` or ``{"task_id": str}`` pick the task.
 
     ## Version History

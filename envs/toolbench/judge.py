@@ -13,12 +13,17 @@ Con   when
 ====  ==========================================================================================
 
 ``gold_call`` is True iff the call matches a gold node exactly, whether or not it succeeded or was new.
+``progress`` (Φ of ``reward_mode="progress"``, tool-call recall): satisfied gold nodes / gold nodes.
 IsSolved: the share of gold facts present in the final answer (normalised: case, whitespace, punctuation and
-number formatting) — all: 1.0 (Solved), some: 0.5 (Unsure), none: 0.0 (Unsolved).
+number formatting) — all: 1.0 (Solved), some: 0.5 (Unsure), none: 0.0 (Unsolved) — and the answer's precision:
+the share of its content tokens (stop words removed), and of its numbers alone, found in the gold answer or the
+query. An answer with every fact but either precision below ``ANSWER_PRECISION`` (0.5) lists mostly non-gold
+values (a "kitchen-sink" answer) and is Unsure, not Solved.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,9 +36,14 @@ from steptool_gym.rewards import SOLVED, UNSOLVED, UNSURE
 from steptool_gym.status import Status
 from steptool_gym.suite import Task, Verdict
 
-__all__ = ["CON_GOLD", "CON_GOLD_OUT_OF_ORDER", "CON_NONE", "CON_RIGHT_API", "ExactJudge", "JudgeState"]
+__all__ = ["ANSWER_PRECISION", "CON_GOLD", "CON_GOLD_OUT_OF_ORDER", "CON_NONE", "CON_RIGHT_API", "ExactJudge",
+           "JudgeState", "answer_precision"]
 
 CON_GOLD, CON_GOLD_OUT_OF_ORDER, CON_RIGHT_API, CON_NONE = 5.0, 3.0, 1.0, 0.0
+ANSWER_PRECISION = 0.5
+_STOPWORDS = frozenset(
+    "a an and are as at be but by for from has have here i in is it its of on or so that the their there these "
+    "this to was were what which with you your found".split())
 
 _FAILED_GOLD = Verdict(0.0, CON_NONE, True)
 _FAILED_OTHER = Verdict(0.0, CON_NONE, False)
@@ -86,6 +96,10 @@ class ExactJudge:
         state.satisfied |= bit
         return _NEW_GOLD if state.satisfied & deps == deps else _OUT_OF_ORDER
 
+    def progress(self, task: Task, state: JudgeState) -> tuple[int, int]:
+        """Gold nodes satisfied so far and gold nodes in all (`steptool_gym.suite.Judge`'s optional hook)."""
+        return state.satisfied.bit_count(), len(task.gold.nodes)
+
     def judge_finish(self, task: Task, state: JudgeState, call: ToolCall) -> float:
         answer = call.arguments.get("final_answer", "")
         if not isinstance(answer, str) or not answer.strip():
@@ -93,5 +107,23 @@ class ExactJudge:
         text = norm_answer(answer)
         found = sum(fact in text for fact in task.gold.fact_keys)
         if found == len(task.gold.fact_keys):
-            return SOLVED
+            return SOLVED if answer_precision(task, text) >= ANSWER_PRECISION else UNSURE
         return UNSURE if found else UNSOLVED
+
+
+def _content(text: str) -> set[str]:
+    return {t for t in text.split() if t not in _STOPWORDS}
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _supported(task: Task) -> frozenset[str]:
+    return frozenset(_content(norm_answer(task.gold.answer)) | _content(norm_answer(task.query)))
+
+
+def answer_precision(task: Task, normalised_answer: str) -> float:
+    """The lower of two shares found in the gold answer or the query: the answer's content tokens, and its
+    numbers (1.0 for none)."""
+    claimed = _content(normalised_answer)
+    numbers = {t for t in claimed if any(ch.isdigit() for ch in t)}
+    supported = _supported(task)
+    return min(len(part & supported) / len(part) if part else 1.0 for part in (claimed, numbers))

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import itertools
 import json
+import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -74,9 +75,18 @@ class ToolBenchSuite:
 
         return call
 
-    def admissible_calls(self, task: Task, state: JudgeState, history: Sequence[Any]) -> list[ToolCall]:
-        """Candidate calls: each candidate API filled with values from earlier responses (newest first) and
-        from the query, skipping calls that already succeeded; then Finish with the values observed so far."""
+    def admissible_calls(self, task: Task, state: JudgeState, history: Sequence[Any],
+                         limit: int = MAX_ADMISSIBLE) -> list[ToolCall]:
+        """`limit` candidate calls in a seeded random order (a fair discrete action space), Finish last.
+
+        Two thirds of the slots (at most) are the task's APIs filled with values from earlier responses and from the
+        query, skipping calls that already succeeded; the rest are decoys: the task's APIs with other tasks'
+        entities and other tools' APIs with this task's values. The order is shuffled by a generator seeded
+        with the task id and the step, so it is reproducible but carries no hint. Finish answers with the values
+        of the newest successful response only (never a list of everything seen, which the judge's answer
+        precision would reject anyway)."""
+        limit = max(int(limit), 2)
+        rng = random.Random(f"{task.task_id}|{len(history)}")
         observed: dict[str, list[Any]] = {}
         done = set()
         for record in reversed(history):
@@ -101,12 +111,48 @@ class ToolBenchSuite:
                 call = ToolCall(name, dict(zip(keys, combo)))
                 if _call_key(name, call.arguments) not in done:
                     calls.append(call)
-        # Calls using the newest response's values first: that is where a chain continues.
+        # Calls using the newest response's values first, so that a chain's next call survives the cut.
         newest = _newest_values(history)
         calls.sort(key=lambda c: not any(_hashable(v) in newest for v in c.arguments.values()))
-        summary = "; ".join(f"{k}: {v}" for k, vs in observed.items() for v in vs)
-        finish = ToolCall(FINISH, {"return_type": "give_answer", "final_answer": f"Here is what I found: {summary}"})
-        return calls[:MAX_ADMISSIBLE - 1] + [finish]
+        calls = calls[:max(1, limit - 1 - limit // 3)]
+        calls += self._decoys(task, rng, observed, done, limit - 1 - len(calls))
+        rng.shuffle(calls)
+        values = [str(v) for v in _newest_values_ordered(history)]
+        finish = ToolCall(FINISH, {"return_type": "give_answer",
+                                   "final_answer": "Here is what I found: " + "; ".join(values)})
+        return calls[:limit - 1] + [finish]
+
+    def _decoys(self, task: Task, rng: random.Random, observed: dict[str, list[Any]], done: set[Any],
+                count: int) -> list[ToolCall]:
+        """`count` plausible non-gold calls: the task's APIs with other tasks' entities, other tools' APIs."""
+        if count <= 0:
+            return []
+        own = set(task.api_names)
+        others = _other_apis(self, task.api_names)
+        pool_values = _value_pool(self)
+        own_values = list(task.metadata.get("query_values", ())) + [v for vs in observed.values() for v in vs]
+        out: list[ToolCall] = []
+        for attempt in range(count * 4):
+            if len(out) >= count:
+                break
+            other_tool = attempt % 2 == 1 and others
+            name = rng.choice(others) if other_tool else rng.choice(task.api_names)
+            api = self.catalog[name]
+            arguments = {}
+            for param in api.required_parameters:
+                numeric = param.json_type == "integer"
+                source = own_values if other_tool else pool_values
+                fits = [v for v in source if isinstance(v, int | float) == numeric and not isinstance(v, bool)]
+                fits = fits or [v for v in pool_values if isinstance(v, int | float) == numeric]
+                arguments[param.key] = rng.choice(fits) if fits else ""
+            call = ToolCall(name, arguments)
+            key = _call_key(name, arguments)
+            if key in done or (name in own and any(v in task.metadata.get("query_values", ()) for v in
+                                                    arguments.values())):
+                continue
+            done.add(key)
+            out.append(call)
+        return out
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -128,6 +174,25 @@ def _call_key(name: str, arguments: Any) -> tuple[str, tuple[tuple[str, str], ..
 
 def _hashable(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) else repr(value)
+
+
+@functools.lru_cache(maxsize=64)
+def _other_apis(suite: ToolBenchSuite, own: tuple[str, ...]) -> tuple[str, ...]:
+    names = sorted({n for t in suite.tasks for n in t.api_names} - set(own))
+    return tuple(names)
+
+
+@functools.lru_cache(maxsize=16)
+def _value_pool(suite: ToolBenchSuite) -> tuple[Any, ...]:
+    # Entities of the suite's queries: a decoy call about another city, player, flight, ...
+    return tuple(dict.fromkeys(v for t in suite.tasks for v in t.metadata.get("query_values", ())))
+
+
+def _newest_values_ordered(history: Sequence[Any]) -> list[Any]:
+    for record in reversed(history):
+        if record.call is not None and record.status == Status.OK and not record.call.is_finish:
+            return list(dict.fromkeys(value for _, value in _fields(record.observation)))
+    return []
 
 
 def _newest_values(history: Sequence[Any]) -> set[Any]:
