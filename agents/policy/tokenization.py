@@ -67,6 +67,8 @@ class Trajectory:
     tool_calls: int = 0
     gold_calls: int = 0
     actions_text: list[str] = field(default_factory=list)
+    # per action: index in `tokens` where the context it was sampled from starts (None: not recorded, e.g. offline)
+    context_starts: list[int | None] = field(default_factory=list)
 
     @property
     def num_steps(self) -> int:
@@ -79,8 +81,12 @@ class Trajectory:
         self.action_mask.extend([0] * len(ids))
         self.step_index.extend([step] * len(ids))
 
-    def add_action(self, ids: Sequence[int], reward: float, text: str = "", final: bool = False) -> None:
-        """The model's sampled ids for the next step (kept exactly) and the env's reward for it."""
+    def add_action(self, ids: Sequence[int], reward: float, text: str = "", final: bool = False,
+                   context_start: int | None = None) -> None:
+        """The model's sampled ids for the next step (kept exactly) and the env's reward for it.
+
+        `context_start`: where in `tokens` the context the ids were sampled from began (see `context`).
+        """
         if not ids:
             raise ValueError("An action needs at least one token")
         step = self.num_steps
@@ -90,6 +96,7 @@ class Trajectory:
         self.rewards.append(float(reward))
         self.finals.append(bool(final))
         self.actions_text.append(text)
+        self.context_starts.append(context_start)
 
     def truncate_left(self, max_tokens: int) -> Trajectory:
         """A copy keeping the last `max_tokens` tokens (the episode's results are unchanged)."""
@@ -97,11 +104,17 @@ class Trajectory:
             return self
         cut = len(self.tokens) - max_tokens
         return dataclasses.replace(self, tokens=self.tokens[cut:], action_mask=self.action_mask[cut:],
-                                   step_index=self.step_index[cut:])
+                                   step_index=self.step_index[cut:],
+                                   context_starts=[None if s is None else max(0, s - cut)
+                                                   for s in self.context_starts])
+
+    def context_start(self, max_tokens: int) -> int:
+        """Where the last `max_tokens` tokens begin: the left cut of the next action's sampling context."""
+        return max(0, len(self.tokens) - max_tokens) if max_tokens > 0 else len(self.tokens)
 
     def context(self, max_tokens: int) -> list[int]:
         """The last `max_tokens` tokens: what the policy conditions on when it samples the next action."""
-        return self.tokens[-max_tokens:] if max_tokens > 0 else []
+        return self.tokens[self.context_start(max_tokens):]
 
 
 class Collated(NamedTuple):
