@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 ALGOS = registry.algorithm_names()  # the built-in algorithms (see `registry`)
-ADVANTAGE_MODES = ("steptool", "final", "no_step_reward", "no_step_opt", "compat")
+ADVANTAGE_MODES = ("steptool", "final", "final_token", "no_step_reward", "no_step_opt", "compat")
 PROMPT_FORMATS = ("react", "react_compact", "chat")
 
 
