@@ -157,3 +157,19 @@ def test_sampler_refuses_settings_it_cannot_score() -> None:
     config = Sampler(0.7).generation_config(8, 0, 1)
     assert (config.temperature, config.top_k, config.top_p, config.repetition_penalty, config.min_p) == (
         0.7, 0, 1.0, 1.0, 0.0)
+
+
+def test_context_keeps_the_function_list_and_cuts_the_middle() -> None:
+    from steptool_agents.policy.tokenization import Trajectory
+
+    t = Trajectory()
+    t.add_prompt(list(range(100, 110)))  # system prompt + function list + query
+    for step in range(4):
+        t.add_action([1] * 6, 0.0, context_start=t.context_start(20))
+        t.add_prompt([200 + step] * 5)
+    ctx = t.context(20)
+    assert len(ctx) == 20 and ctx[:10] == list(range(100, 110)) and ctx[10:] == t.tokens[-10:]
+    assert t.context(1000) == t.tokens
+    short = Trajectory()
+    short.add_prompt(list(range(30)))  # a head longer than the budget: a plain left cut
+    assert short.context(20) == list(range(10, 30))
