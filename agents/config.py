@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 ALGOS = registry.algorithm_names()  # the built-in algorithms (see `registry`)
-ADVANTAGE_MODES = ("steptool", "final", "no_step_reward", "no_step_opt", "compat")
+ADVANTAGE_MODES = ("steptool", "final", "final_token", "no_step_reward", "no_step_opt", "compat")
 PROMPT_FORMATS = ("react", "react_compact", "chat")
 MAX_CONFIG_INT = 2**53  # |int| accepted for any integer setting (exact as a float; far above any real size)
 MAX_SEED = 2**32  # seeds are in [0, MAX_SEED): numpy's legacy seeding refuses larger ones
@@ -117,7 +117,9 @@ class RolloutConfig:
     num_envs: int = 8
     episodes_per_update: int = 8
     max_new_tokens: int = 96
-    temperature: float = 1.0
+    temperature: float = 1.0  # the behaviour distribution softmax(logits / T), sampled and scored alike
+    top_k: int = 0  # 0 only: truncated sampling cannot be scored exactly (see policy.sampling)
+    top_p: float = 1.0  # 1.0 only, as top_k
     stop_strings: list[str] = field(default_factory=lambda: ["\nFunction:", "\nObservation:"])
     stop_on_json_close: bool = True  # stop once the Action Input object closes
     async_envs: bool = False  # sub-envs in worker processes (AsyncVectorEnv); same episodes as synchronous
@@ -127,6 +129,14 @@ class RolloutConfig:
         _check(self.episodes_per_update >= 1, "rollout.episodes_per_update must be >= 1")
         _check(self.max_new_tokens >= 1, "rollout.max_new_tokens must be >= 1")
         _check(self.temperature > 0, "rollout.temperature must be > 0")
+        _check(self.top_k == 0 and self.top_p == 1.0,
+               "rollout.top_k must be 0 and rollout.top_p 1.0: truncated sampling cannot be scored exactly")
+
+    def sampler(self) -> Any:
+        """The run's behaviour distribution (`policy.sampling.Sampler`), shared by generation and scoring."""
+        from steptool_agents.policy.sampling import Sampler
+
+        return Sampler(self.temperature, self.top_k, self.top_p)
 
 
 @dataclass

@@ -1,10 +1,17 @@
-"""Evaluate a policy (pass rate, steps, tool-call precision/recall/F1, return on a split); load a run's policy."""
+"""Evaluate a policy: pass rate, steps, tool-call precision/recall/F1 and return on a split; load a run's policy.
+
+Evaluation plays a fixed list of task ids (`eval_task_ids`: a seeded permutation of the split's tasks, without
+replacement), each exactly once, so every method evaluated with the same seed is scored on the same tasks however
+long its episodes are; ``per_task`` in the result pairs them task by task.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
+import numpy as np
 from rich.console import Console
 
 from steptool_agents.algorithms.base import episode_stats
@@ -14,9 +21,24 @@ from steptool_agents.policy.models import Policy, load_policy
 from steptool_agents.policy.prompts import make_format
 from steptool_agents.progress import progress
 from steptool_agents.rollout.collect import Collector, HFGenerator
-from steptool_agents.rollout.envs import env_factory
+from steptool_agents.rollout.envs import env_kwargs, fixed_task_vector_env
 
-__all__ = ["evaluate_policy", "load_run_policy"]
+__all__ = ["eval_task_ids", "evaluate_policy", "load_run_policy"]
+
+
+def eval_task_ids(cfg: TrainConfig, split: str, episodes: int, seed: int) -> list[str]:
+    """`episodes` task ids of `split`: a permutation seeded by `seed` (without replacement; past the split's size
+    the next seeded permutation follows, so every task is played k times before any is played k + 1)."""
+    env = gym.make(cfg.env_id, **env_kwargs(cfg, split))
+    try:
+        tasks = [t.task_id for t in env.unwrapped.suite.tasks]
+    finally:
+        env.close()
+    rng = np.random.default_rng(seed)
+    out: list[str] = []
+    while len(out) < episodes:
+        out += [tasks[i] for i in rng.permutation(len(tasks))]
+    return out[:episodes]
 
 
 def load_run_policy(model_dir: str | Path, cfg: TrainConfig) -> Policy:
@@ -31,7 +53,8 @@ def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int,
     a progress bar on `console` when given."""
     fmt = make_format(cfg.model.prompt_format, policy.tokenizer)
     gen = HFGenerator.from_config(policy.model, policy.tokenizer, cfg.rollout)
-    envs = env_factory(cfg, split)(min(cfg.rollout.num_envs, episodes))
+    tasks = eval_task_ids(cfg, split, episodes, seed)
+    envs = fixed_task_vector_env(cfg.env_id, min(cfg.rollout.num_envs, episodes), tasks, **env_kwargs(cfg, split))
     collector = Collector(envs, gen, fmt, policy.tokenizer, cfg.model, cfg.rollout)
     try:
         with progress(console, f"eval {split}", episodes) as bar:
@@ -43,4 +66,5 @@ def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int,
     return {"env": cfg.env_id, "split": split, "episodes": len(trajs), "pass_rate": stats["pass_rate"],
             "avg_steps": stats["avg_steps"], "tool_call_precision": stats["tool_call_precision"],
             "tool_call_recall": stats["tool_call_recall"], "tool_call_f1": stats["tool_call_f1"],
-            "mean_return": stats["mean_return"]}
+            "mean_return": stats["mean_return"],
+            "per_task": sorted([t.task_id, float(t.is_solved)] for t in trajs)}

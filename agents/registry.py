@@ -86,8 +86,12 @@ _A = "steptool_agents.algorithms."
 for _spec in (
     AlgorithmSpec("steptool", _A + "steptool_ppo:StepToolPPO", "step-grained PPO (StepTool)", data_parallel=True,
                   offline_data=True, gamma=("ppo", "gamma")),
-    AlgorithmSpec("ppo", _A + "steptool_ppo:FinalRewardPPO", "PPO on the final reward (the paper's PPO baseline)",
+    AlgorithmSpec("ppo", _A + "steptool_ppo:FinalRewardPPO",
+                  "PPO on the final reward, discounted per step (the paper's PPO baseline)",
                   data_parallel=True, offline_data=True, gamma=("ppo", "gamma")),
+    AlgorithmSpec("ppo-token", _A + "steptool_ppo:FinalRewardTokenPPO",
+                  "PPO on the final reward, discounted per token", data_parallel=True, offline_data=True,
+                  gamma=("ppo", "gamma")),
     AlgorithmSpec("sft", None, "supervised fine-tuning on oracle demonstrations (the warm start only)",
                   demos=True, resumable=False),
     AlgorithmSpec("rft", _A + "sft:RFT", "rejection-sampling fine-tuning", rounds=("sft", "rft_rounds"),

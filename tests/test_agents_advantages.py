@@ -75,11 +75,26 @@ def test_final_mode_token_level_gae_over_action_tokens() -> None:
     assert ret.tolist() == pytest.approx([1.0 * m for m in AMASK.tolist()])
 
 
-def test_no_step_opt_treats_each_step_as_its_own_episode() -> None:
+def test_final_mode_discounts_per_step_and_final_token_per_token() -> None:
+    values = torch.zeros(9)
+    g = 0.5
+    step, _, _ = trajectory_advantages("final", REWARDS, FINALS, values, AMASK, SIDX, g, 1.0)
+    token, _, _ = trajectory_advantages("final_token", REWARDS, FINALS, values, AMASK, SIDX, g, 1.0)
+    # action tokens 1,2 | 5 | 7,8; final reward 1.0 at 8. Per step: γ^(steps to go); per token: γ^(tokens to go).
+    assert step.tolist() == pytest.approx([0, g ** 2, g ** 2, 0, 0, g, 0, 1.0, 1.0])
+    assert token.tolist() == pytest.approx([0, g ** 4, g ** 3, 0, 0, g ** 2, 0, g, 1.0])
+
+
+def test_no_step_opt_is_token_level_ppo_on_step_rewards() -> None:
     values = torch.tensor([0, 0.1, 0.2, 0, 0, 0.3, 0, 0.4, 0.5])
-    adv, _, _ = trajectory_advantages("no_step_opt", REWARDS, FINALS, values, AMASK, SIDX, 1.0, 1.0)
-    # each step's tokens see only that step's reward, no bootstrapping into the next step
-    assert adv.tolist() == pytest.approx([0, 0.8 - 0.1, 0.8 - 0.2, 0, 0, 0.5 - 0.3, 0, 1.0 - 0.4, 1.0 - 0.5])
+    g = 0.5
+    adv, ret, vmask = trajectory_advantages("no_step_opt", REWARDS, FINALS, values, AMASK, SIDX, g, 1.0)
+    # λ = 1: Â_p = discounted (per step) sum of the step rewards still to come − V(p); every action token regresses
+    g1 = 0.8 + g * (0.5 + g * 1.0)
+    g5 = 0.5 + g * 1.0
+    assert adv.tolist() == pytest.approx([0, g1 - 0.1, g1 - 0.2, 0, 0, g5 - 0.3, 0, 1.0 - 0.4, 1.0 - 0.5])
+    assert ret[[1, 2, 5, 7, 8]].tolist() == pytest.approx([g1, g1, g5, 1.0, 1.0])
+    assert vmask.tolist() == AMASK.tolist()
 
 
 def test_compat_rewards_match_official_placement() -> None:

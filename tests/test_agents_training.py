@@ -95,7 +95,7 @@ def test_checkpoints_are_complete_and_pointer_is_latest(tmp_path: Path) -> None:
     torch.load(ckpts / "update_000002" / "optimizer.pt", weights_only=True)
 
 
-@pytest.mark.parametrize("mode", ["final", "no_step_reward", "no_step_opt", "compat"])
+@pytest.mark.parametrize("mode", ["final", "final_token", "no_step_reward", "no_step_opt", "compat"])
 def test_every_mode_runs_an_update(tmp_path: Path, mode: str) -> None:
     run_training(_cfg(ppo={"updates": 1, "mode": mode, "kl_estimator": "k3", "adaptive_kl": True}), tmp_path,
                  evaluate=False)

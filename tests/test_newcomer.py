@@ -190,7 +190,7 @@ def test_quickstart_plot_puts_pass_rate_with_intervals_first() -> None:
 
     lo, hi = wilson_interval(0, 48)
     assert lo == 0.0 and 0.05 < hi < 0.1
-    results = {name: {"episodes": 48, "pass_rate": 0.0, "avg_steps": 5.0, "tool_call_accuracy": 0.0,
+    results = {name: {"episodes": 48, "pass_rate": 0.0, "avg_steps": 5.0, "tool_call_f1": 0.0,
                       "mean_return": ret} for name, ret in (("SFT", 0.86), ("StepTool", 1.78))}
     cfg = quickstart_config()
     fig = comparison_figure(cfg, results, [])

@@ -37,8 +37,9 @@ from steptool_agents.config import TrainConfig
 from steptool_agents.policy.models import Policy
 from steptool_agents.policy.prompts import PromptFormat, make_format
 from steptool_agents.policy.tokenization import Collated, Trajectory, collate
+from steptool_agents.policy.windows import collate_windows, to_rows, to_trajectories
 from steptool_agents.registry import AlgorithmSpec
-from steptool_agents.rollout.collect import Collector, Generator, HFGenerator, round_seeds
+from steptool_agents.rollout.collect import Collector, Generator, HFGenerator, StopCondition, round_seeds
 from steptool_agents.runtime import distributed
 
 __all__ = ["AdaptiveKL", "Algorithm", "CriticFreeAlgorithm", "OnPolicyAlgorithm", "RolloutBatch", "build_algorithm",
@@ -181,7 +182,11 @@ class OnPolicyAlgorithm(Algorithm):
             distributed.shard(r.episodes_per_update, "rollout.episodes_per_update")
             num_envs = r.num_envs if offline is not None else distributed.shard(r.num_envs, "rollout.num_envs")
         self.envs = make_envs(num_envs)
-        self.generator = generator or HFGenerator.from_config(policy.model, self.tokenizer, cfg.rollout)
+        # The behaviour distribution: the one object generation and every log-prob below read.
+        self.sampler = cfg.rollout.sampler()
+        self.generator = generator or HFGenerator(policy.model, self.tokenizer,
+                                                  StopCondition.from_config(self.tokenizer, cfg.rollout),
+                                                  cfg.rollout.max_new_tokens, sampler=self.sampler)
         self.collector = Collector(self.envs, self.generator, self.fmt, self.tokenizer, cfg.model, cfg.rollout)
         self.optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=cfg.ppo.learning_rate, eps=1e-6,
                                            weight_decay=0.0)
@@ -241,25 +246,37 @@ class OnPolicyAlgorithm(Algorithm):
             sl = slice(start, start + mb)
             args = tuple(t[sl].to(device) for t in (batch.input_ids, batch.attention_mask, batch.position_ids,
                                                     batch.pred_action_mask))
-            logp, value, _ = self.policy.token_logprobs(*args)
+            logp, value, _ = self.policy.token_logprobs(*args, temperature=self.sampler.temperature)
             with self.policy.reference():
-                ref, _, _ = self.policy.token_logprobs(*args)
+                ref, _, _ = self.policy.token_logprobs(*args, temperature=self.sampler.temperature)
             logps.append(logp.cpu())
             values.append(value.cpu())
             refs.append(ref.cpu())
         return torch.cat(logps), torch.cat(values), torch.cat(refs)
 
     def compute_advantages(self, trajs: list[Trajectory]) -> tuple[RolloutBatch, dict[str, float]]:
-        """Forward passes for log-probs/values/reference, then the algorithm's `advantages`."""
+        """Forward passes for log-probs/values/reference, then the algorithm's `advantages`.
+
+        Each action is scored on the window it was sampled from (`policy.windows`): the rows of the batch are
+        (trajectory, left cut) windows, while `advantages` sees whole trajectories (action positions filled in).
+        Scoring and training run without dropout (eval mode), so the first epoch's ratio is exactly 1.
+        """
         p = self.cfg.ppo
-        batch = collate(trajs, int(self.tokenizer.pad_token_id), "right", self.cfg.model.max_context_tokens)
+        pad = int(self.tokenizer.pad_token_id)
+        windows = collate_windows(trajs, pad, self.cfg.model.max_context_tokens)
+        windows = _pad_rows(windows, pad)
+        batch = windows.batch
         was_training = self.policy.training
         self.policy.eval()
         logp, values, ref = self._score(batch)
         self.policy.train(was_training)
         amask = batch.pred_action_mask.float()
         kl = kl_estimate(logp, ref, p.kl_estimator) * amask
-        adv, ret, vmask = self.advantages(trajs, batch, values, kl, amask)
+        full = collate(trajs, pad, "right")
+        full_amask = full.pred_action_mask.float()
+        adv, ret, vmask = self.advantages(trajs, full, to_trajectories(windows, values, full),
+                                          to_trajectories(windows, kl, full), full_amask)
+        adv, ret, vmask = (to_rows(windows, x) for x in (adv, ret, vmask))
         # β must move identically on every rank: its controller sees the all-rank mean sequence KL.
         kl_total, n_trajs = distributed.all_reduce_sum(
             torch.tensor([float(kl.sum()), float(len(trajs))], dtype=torch.float64)).tolist()
@@ -288,7 +305,8 @@ class OnPolicyAlgorithm(Algorithm):
         """
         p = self.cfg.ppo
         assert self.optimizer is not None
-        self.policy.train()
+        # Dropout off, as when the old log-probs were scored: otherwise lora_dropout > 0 moves the ratio off 1.
+        self.policy.eval()
         params = self.policy.trainable_parameters()
         device = self.policy.device
         local = batch.input_ids.shape[0]
@@ -316,11 +334,13 @@ class OnPolicyAlgorithm(Algorithm):
                 distributed.all_reduce_gradients(params)
                 for k, v in zip(names, distributed.all_reduce_sum(sums).tolist(), strict=True):
                     logs[k].append(v)
-                torch.nn.utils.clip_grad_norm_(params, p.max_grad_norm)
-                self.optimizer.step()
+                # As Stable-Baselines3: a minibatch whose pre-step approx-KL is past the limit is not applied.
                 if p.target_approx_kl is not None and logs["approx_kl"][-1] > 1.5 * p.target_approx_kl:
+                    self.optimizer.zero_grad(set_to_none=True)
                     stopped = True
                     break
+                torch.nn.utils.clip_grad_norm_(params, p.max_grad_norm)
+                self.optimizer.step()
             if stopped:
                 break
         elapsed = time.perf_counter() - start_time
@@ -337,7 +357,7 @@ class OnPolicyAlgorithm(Algorithm):
         """
         p = self.cfg.ppo
         logp, values, entropy = self.policy.token_logprobs(mb.input_ids, mb.attention_mask, mb.position_ids,
-                                                           mb.action_mask)
+                                                           mb.action_mask, temperature=self.sampler.temperature)
         mask = mb.action_mask
         log_ratio = (logp - mb.old_logprobs) * mask
         ratio = log_ratio.exp()
@@ -391,6 +411,33 @@ class CriticFreeAlgorithm(OnPolicyAlgorithm):
                    value_tokens: float) -> tuple[torch.Tensor, torch.Tensor]:
         kl = self.kl.value * (kl_estimate(logp, mb.ref_logprobs, "k3") * mb.action_mask).sum() / action_tokens
         return kl, torch.zeros((), device=logp.device)
+
+
+def _pad_rows(windows: Any, pad_id: int) -> Any:
+    """Give every rank the same number of window rows (the minibatch permutation is shared): extra rows are one
+    pad token with every mask off, so they add nothing to any loss."""
+    from steptool_agents.policy.windows import Windows
+
+    if distributed.world_size() == 1:
+        return windows
+    rows = windows.batch.input_ids.shape[0]
+    counts = torch.zeros(distributed.world_size(), dtype=torch.float64)
+    counts[distributed.rank()] = rows
+    extra = int(distributed.all_reduce_sum(counts).max()) - rows
+    if extra == 0:
+        return windows
+    b = windows.batch
+    width = b.input_ids.shape[1]
+
+    def grow(t: torch.Tensor, fill: int) -> torch.Tensor:
+        return torch.cat([t, torch.full((extra, *t.shape[1:]), fill, dtype=t.dtype)])
+
+    attn = grow(b.attention_mask, 0)
+    attn[rows:, 0] = 1
+    batch = Collated(grow(b.input_ids, pad_id), attn, grow(b.position_ids, 0), grow(b.action_mask, 0),
+                     grow(b.step_index, -1), grow(b.pred_action_mask, 0), grow(b.pred_step_index, -1))
+    assert batch.input_ids.shape[1] == width
+    return Windows(batch, grow(windows.owner, 0), grow(windows.start, 0))
 
 
 def _explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:

@@ -9,10 +9,15 @@ Modes (``ppo.mode``):
 
 =================  ==============================================================================
 ``steptool``       step rewards; GAE over steps; every token of action t gets Â_t (the paper)
-``no_step_reward`` as ``steptool`` with intermediate rewards zeroed (ablation)
-``final``          final reward only at the last action token; token-level GAE over action tokens
-                   (the paper's PPO baseline)
-``no_step_opt``    step rewards; each step a sub-episode with token-level GAE inside it (ablation)
+``no_step_reward`` as ``steptool`` with intermediate rewards zeroed: step-grained optimisation of the final
+                   reward only (the paper's "w/o step-grained reward" ablation)
+``final``          final reward only at the last action token; token-level GAE over action tokens,
+                   discounted per step like StepTool (γ, λ from one step to the next; 1 inside a step)
+                   (the paper's PPO baseline, with StepTool's horizon)
+``final_token``    as ``final`` but discounted per token (γ^~200 at the first action of a long episode)
+``no_step_opt``    step rewards at each step's last token; token-level GAE over all action tokens,
+                   discounted per step: PPO's token-level optimisation of StepTool's rewards
+                   (the paper's "w/o step-grained optimization" ablation)
 ``compat``         the official code: reward t × (T − t) (t from 1) at step t's last token; token-level
                    GAE over every position with observation positions' rewards and values zeroed
 =================  ==============================================================================
@@ -51,17 +56,20 @@ STEP_MODES = ("steptool", "no_step_reward")
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float,
-        last_value: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+        last_value: float = 0.0, step_ends: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalised advantage estimation over one sequence ending in a terminal state (`last_value` = 0).
 
+    With `step_ends` (bool per position: the last token of a step) γ and λ apply only from a step's last token
+    to the next step (discounting per step, as StepTool does); inside a step they are 1.
     Returns (advantages, returns) with returns = advantages + values.
     """
     n = rewards.shape[0]
     adv = torch.zeros(n, dtype=torch.float32)
     next_value, running = float(last_value), 0.0
     for i in range(n - 1, -1, -1):
-        delta = float(rewards[i]) + gamma * next_value - float(values[i])
-        running = delta + gamma * lam * running
+        g, gl = (gamma, gamma * lam) if step_ends is None or bool(step_ends[i]) else (1.0, 1.0)
+        delta = float(rewards[i]) + g * next_value - float(values[i])
+        running = delta + gl * running
         adv[i] = running
         next_value = float(values[i])
     return adv, adv + values.float()
@@ -84,7 +92,7 @@ def step_positions(amask: torch.Tensor, sidx: torch.Tensor) -> dict[int, tuple[i
 
 
 def _effective_rewards(mode: str, rewards: Sequence[float], finals: Sequence[bool]) -> list[float]:
-    if mode in ("final", "no_step_reward"):
+    if mode in ("final", "final_token", "no_step_reward"):
         return [float(r) if f else 0.0 for r, f in zip(rewards, finals, strict=True)]
     if mode == "compat":
         return compat_rewards(rewards)
@@ -133,15 +141,14 @@ def trajectory_advantages(
     token_r = penalty.clone()
     for t, (_, last) in spans.items():
         token_r[last] += step_r[t]
-    if mode == "final":
+    if mode in ("final", "final_token", "no_step_opt"):
         pos = torch.nonzero(amask, as_tuple=False).flatten()
-        a, g = gae(token_r[pos], values[pos].float(), gamma, lam)
+        ends = None
+        if mode != "final_token":
+            last = {end for _, end in spans.values()}
+            ends = torch.tensor([int(q) in last for q in pos.tolist()], dtype=torch.bool)
+        a, g = gae(token_r[pos], values[pos].float(), gamma, lam, step_ends=ends)
         adv[pos], ret[pos] = a, g
-    elif mode == "no_step_opt":
-        for first, last in spans.values():
-            pos = torch.nonzero(amask[first:last + 1], as_tuple=False).flatten() + first
-            a, g = gae(token_r[pos], values[pos].float(), gamma, lam)
-            adv[pos], ret[pos] = a, g
     elif mode == "compat":
         v = torch.where(amask, values.float(), torch.zeros(()))
         a, g = gae(token_r, v, gamma, lam)

@@ -1,7 +1,8 @@
 """Step-grained PPO (StepTool) and its PPO baseline on the final reward.
 
 Advantages: `returns.trajectory_advantages` with the placement ``ppo.mode`` (StepTool: step rewards, step-level GAE
-broadcast to each step's action tokens; ``final``: token-level GAE on the final reward), a per-token KL penalty to
+broadcast to each step's action tokens; ``final``: token-level GAE on the final reward, discounted per step;
+``final_token``: the same discounted per token), a per-token KL penalty to
 the reference (k1 or k3; fixed or adaptive β) inside the rewards, whitened over action tokens. Loss: the clipped
 surrogate of `base.OnPolicyAlgorithm` plus a clipped value loss on the value positions of the placement.
 """
@@ -18,7 +19,7 @@ from steptool_agents.algorithms.returns import trajectory_advantages
 from steptool_agents.policy.tokenization import Collated, Trajectory
 from steptool_agents.runtime import distributed
 
-__all__ = ["FinalRewardPPO", "StepToolPPO"]
+__all__ = ["FinalRewardPPO", "FinalRewardTokenPPO", "StepToolPPO"]
 
 
 _COMPAT_WARNED = False
@@ -67,8 +68,18 @@ class StepToolPPO(OnPolicyAlgorithm):
 
 
 class FinalRewardPPO(StepToolPPO):
-    """The paper's PPO baseline: StepToolPPO with the reward placed on the final token (``ppo.mode`` = final)."""
+    """The paper's PPO baseline: the final reward on the last token, token-level GAE discounted per step as
+    StepTool discounts (``ppo.mode`` = final), so "StepTool vs PPO" compares reward placement, not horizon."""
 
     @property
     def mode(self) -> str:
         return "final"
+
+
+class FinalRewardTokenPPO(StepToolPPO):
+    """PPO on the final reward discounted per token (``ppo.mode`` = final_token): γ^~200 at an episode's first
+    action, the horizon of a token-level MDP."""
+
+    @property
+    def mode(self) -> str:
+        return "final_token"

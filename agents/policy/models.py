@@ -27,6 +27,7 @@ from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerFast
 
 from steptool_agents.config import ModelConfig
+from steptool_agents.policy.sampling import scale_logits
 from steptool_agents.runtime.atomic import save_dir_atomic
 
 __all__ = [
@@ -196,16 +197,19 @@ class Policy(nn.Module):
         return self.model.get_base_model().get_output_embeddings()
 
     def token_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
-                       mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                       mask: torch.Tensor | None = None, temperature: float = 1.0,
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per-prediction log-probs of the next token, values of the state before it, and entropies: [B, L-1].
 
         Log-probs and entropies are computed only where `mask` ([B, L-1], default: everywhere) is set; elsewhere
         0. The one place the agents turn hidden states into log-probs: scoring, every loss and DPO read it.
+        `temperature` is the behaviour distribution's (`policy.sampling.Sampler`): log softmax(logits / T), the
+        distribution the sampler drew from, so PPO ratios and KLs are those of the policy that acted.
         """
         hidden, values = self(input_ids, attention_mask, position_ids)
         hidden = hidden[:, :-1]
         sel = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device) if mask is None else mask.bool()
-        logp_all = F.log_softmax(self.lm_head(hidden[sel]).float(), dim=-1)
+        logp_all = F.log_softmax(scale_logits(self.lm_head(hidden[sel]).float(), temperature), dim=-1)
         logp = torch.zeros(hidden.shape[:2], dtype=logp_all.dtype, device=hidden.device)
         entropy = torch.zeros_like(logp)
         logp[sel] = logp_all.gather(-1, input_ids[:, 1:][sel].unsqueeze(-1)).squeeze(-1)

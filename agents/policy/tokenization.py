@@ -105,6 +105,9 @@ class Trajectory:
     gold_matched: float = 0.0  # at the end: gold calls matched (each once) and in all (env info)
     gold_total: float = 0.0
     actions_text: list[str] = field(default_factory=list)
+    # per action: index in `tokens` where the history part of its sampling context starts (None: not recorded)
+    context_starts: list[int | None] = field(default_factory=list)
+    head: int = 0  # tokens of the first segment (system prompt, function list, query): kept in every context
 
     @property
     def num_steps(self) -> int:
@@ -113,12 +116,18 @@ class Trajectory:
     def add_prompt(self, ids: Sequence[int]) -> None:
         """Template or observation tokens: state of the next action."""
         step = self.num_steps
+        if not self.tokens:
+            self.head = len(ids)
         self.tokens.extend(int(i) for i in ids)
         self.action_mask.extend([0] * len(ids))
         self.step_index.extend([step] * len(ids))
 
-    def add_action(self, ids: Sequence[int], reward: float, text: str = "", final: bool = False) -> None:
-        """The model's sampled ids for the next step (kept exactly) and the env's reward for it."""
+    def add_action(self, ids: Sequence[int], reward: float, text: str = "", final: bool = False,
+                   context_start: int | None = None) -> None:
+        """The model's sampled ids for the next step (kept exactly) and the env's reward for it.
+
+        `context_start`: where in `tokens` the context the ids were sampled from began (see `context`).
+        """
         if not ids:
             raise ValueError("An action needs at least one token")
         step = self.num_steps
@@ -128,6 +137,7 @@ class Trajectory:
         self.rewards.append(float(reward))
         self.finals.append(bool(final))
         self.actions_text.append(text)
+        self.context_starts.append(context_start)
 
     def truncate_left(self, max_tokens: int) -> Trajectory:
         """A copy keeping the last `max_tokens` tokens (the episode's results are unchanged)."""
@@ -135,11 +145,40 @@ class Trajectory:
             return self
         cut = len(self.tokens) - max_tokens
         return dataclasses.replace(self, tokens=self.tokens[cut:], action_mask=self.action_mask[cut:],
-                                   step_index=self.step_index[cut:])
+                                   step_index=self.step_index[cut:], head=0,
+                                   context_starts=[None] * len(self.context_starts))
+
+    def cut_for(self, end: int, max_tokens: int) -> int:
+        """The cut of a context of at most `max_tokens` tokens ending at token `end`: 0 when all of
+        ``tokens[:end]`` fits; else, when the first segment (`head`) fits, it is kept and the history resumes at
+        the returned index ``cut > head`` (the middle is dropped); else a plain left cut, encoded as ``-cut - 1``
+        (see `window`)."""
+        if end <= max_tokens:
+            return 0
+        if 0 < self.head < max_tokens:
+            return end - (max_tokens - self.head)
+        return -(end - max_tokens) - 1
+
+    def context_start(self, max_tokens: int) -> int:
+        """The cut of the next action's sampling context (see `cut_for`)."""
+        return self.cut_for(len(self.tokens), max_tokens) if max_tokens > 0 else -len(self.tokens) - 1
+
+    def window_offset(self, cut: int) -> tuple[int, int]:
+        """(head tokens kept, index of ``tokens`` the rest starts at) of the context with cut `cut`."""
+        if cut < 0:
+            return 0, -cut - 1
+        return (self.head, cut) if 0 < self.head < cut else (0, cut)
+
+    def window(self, cut: int, end: int) -> list[int]:
+        """The tokens of the context with cut `cut` (`cut_for`) ending at `end`."""
+        head, start = self.window_offset(cut)
+        return self.tokens[:head] + self.tokens[start:end]
 
     def context(self, max_tokens: int) -> list[int]:
-        """The last `max_tokens` tokens: what the policy conditions on when it samples the next action."""
-        return self.tokens[-max_tokens:] if max_tokens > 0 else []
+        """What the policy conditions on when it samples the next action: at most `max_tokens` tokens, the first
+        segment (system prompt with the function list, query) kept whole when it fits, the middle of the history
+        cut."""
+        return self.window(self.context_start(max_tokens), len(self.tokens))
 
 
 class Collated(NamedTuple):

@@ -20,11 +20,12 @@ from typing import Any, NamedTuple, Protocol
 import gymnasium as gym
 import numpy as np
 import torch
-from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from steptool_agents.config import ModelConfig, RolloutConfig
 from steptool_agents.policy.models import model_device
 from steptool_agents.policy.prompts import PromptFormat, after_action_text
+from steptool_agents.policy.sampling import Sampler
 from steptool_agents.policy.tokenization import Trajectory, encode, prompt_ids
 
 __all__ = [
@@ -79,10 +80,12 @@ def json_object_closed(text: str) -> bool:
 
 
 class Generated(NamedTuple):
-    """One action: the sampled ids (exactly as sampled) and whether the last one is the model's EOS."""
+    """One action: the sampled ids (exactly as sampled), whether the last one is the model's EOS, and (when the
+    generator was asked for them) each id's log-prob under the behaviour distribution."""
 
     ids: list[int]
     emitted_eos: bool
+    logprobs: list[float] | None = None
 
 
 class StopCondition:
@@ -102,14 +105,17 @@ class StopCondition:
     def text_done(self, text: str) -> bool:
         return any(s in text for s in self.stop_strings) or (self.json_close and json_object_closed(text))
 
-    def cut(self, ids: Sequence[int]) -> Generated:
+    def cut(self, ids: Sequence[int], logprobs: Sequence[float] | None = None) -> Generated:
         """The prefix of `ids` up to the first stop (ids after it are padding or never-sampled)."""
+        def lp(k: int) -> list[float] | None:
+            return None if logprobs is None else [float(x) for x in logprobs[:k]]
+
         for k, tok in enumerate(ids):
             if tok == self.eos_id:
-                return Generated(list(ids[:k + 1]), True)
+                return Generated(list(ids[:k + 1]), True, lp(k + 1))
             if self.text_done(self.tokenizer.decode(ids[:k + 1], skip_special_tokens=True)):
-                return Generated(list(ids[:k + 1]), False)
-        return Generated(list(ids), False)
+                return Generated(list(ids[:k + 1]), False, lp(k + 1))
+        return Generated(list(ids), False, lp(len(ids)))
 
 
 class _Criteria(StoppingCriteria):
@@ -128,22 +134,33 @@ class Generator(Protocol):
 
 
 class HFGenerator:
-    """Batched sampling with a transformers model (KV cache, left padding, per-row stopping)."""
+    """Batched sampling with a transformers model (KV cache, left padding, per-row stopping).
+
+    The behaviour distribution is `sampler` (`policy.sampling.Sampler`; `temperature` builds one when it is not
+    given): the same object the trainer scores with. With `return_logprobs` each `Generated` carries the sampled
+    ids' log-probs under it (a check that scoring reproduces sampling).
+    """
 
     def __init__(self, model: Any, tokenizer: Any, stop: StopCondition, max_new_tokens: int,
-                 temperature: float = 1.0) -> None:
+                 temperature: float = 1.0, sampler: Sampler | None = None, return_logprobs: bool = False) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.stop = stop
         self.max_new_tokens = max_new_tokens
-        self.temperature = temperature
+        self.sampler = sampler or Sampler(temperature)
+        self.return_logprobs = return_logprobs
+
+    @property
+    def temperature(self) -> float:
+        return self.sampler.temperature
 
     @classmethod
     def from_config(cls, model: Any, tokenizer: Any, rollout: RolloutConfig,
                     temperature: float | None = None) -> HFGenerator:
-        """A generator with the run's stop rules and token limit (`temperature` overrides the rollout's)."""
+        """A generator with the run's stop rules, token limit and sampler (`temperature` overrides the rollout's)."""
+        sampler = rollout.sampler() if temperature is None else Sampler(temperature)
         return cls(model, tokenizer, StopCondition.from_config(tokenizer, rollout), rollout.max_new_tokens,
-                   rollout.temperature if temperature is None else temperature)
+                   sampler=sampler)
 
     @torch.no_grad()
     def __call__(self, contexts: list[list[int]], greedy: bool = False) -> list[Generated]:
@@ -154,18 +171,23 @@ class HFGenerator:
         for row, ctx in enumerate(contexts):
             ids[row, length - len(ctx):] = torch.tensor(ctx, dtype=torch.long)
             attn[row, length - len(ctx):] = 1
-        config = GenerationConfig(
-            max_new_tokens=self.max_new_tokens, do_sample=not greedy,
-            temperature=self.temperature if not greedy else None, top_k=None if greedy else 0,
-            top_p=None if greedy else 1.0, pad_token_id=pad, eos_token_id=self.stop.eos_id, use_cache=True,
-        )
+        config = self.sampler.generation_config(self.max_new_tokens, pad, self.stop.eos_id, greedy=greedy,
+                                                output_scores=self.return_logprobs)
         was_training = self.model.training
         self.model.eval()
         device = model_device(self.model)
-        out = self.model.generate(input_ids=ids.to(device), attention_mask=attn.to(device), generation_config=config,
-                                  stopping_criteria=StoppingCriteriaList([_Criteria(self.stop, length)]))
+        with Sampler.isolated(self.model):
+            out = self.model.generate(input_ids=ids.to(device), attention_mask=attn.to(device),
+                                      generation_config=config,
+                                      stopping_criteria=StoppingCriteriaList([_Criteria(self.stop, length)]))
         self.model.train(was_training)
-        return [self.stop.cut(row.tolist()) for row in out[:, length:].cpu()]
+        if not self.return_logprobs:
+            return [self.stop.cut(row.tolist()) for row in out[:, length:].cpu()]
+        new = out.sequences[:, length:].cpu()
+        # scores: the processed logits (here logits / T) at each generated position
+        logp = torch.stack([torch.log_softmax(s.float(), -1).cpu() for s in out.scores], 1)
+        picked = logp.gather(-1, new[:, :logp.shape[1]].unsqueeze(-1)).squeeze(-1)
+        return [self.stop.cut(row.tolist(), lp.tolist()) for row, lp in zip(new, picked, strict=True)]
 
 
 def _info(infos: dict[str, Any], key: str, i: int) -> Any:
@@ -230,6 +252,7 @@ def collect_episodes(
         active = [i for i in range(n) if trajs[i] is not None and not pending[i]]
         actions = [_PLACEHOLDER] * n
         generated: dict[int, Generated] = {}
+        starts = {i: trajs[i].context_start(budget) for i in active}  # the left cut each action is sampled on
         if active:
             outs = generate([trajs[i].context(budget) for i in active], greedy=greedy)
             for i, g in zip(active, outs, strict=True):
@@ -252,7 +275,7 @@ def collect_episodes(
             g = generated[i]
             components = _info(infos, "reward_components", i) or {}
             final = components.get("IsSolved") is not None
-            traj.add_action(g.ids, float(rewards[i]), actions[i], final=final)
+            traj.add_action(g.ids, float(rewards[i]), actions[i], final=final, context_start=starts[i])
             traj.state_keys.append(keys[i])
             keys[i] = _info(infos, "state_key", i)
             if not final:

@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import gymnasium as gym
 
 from steptool_agents import registry
 from steptool_agents.config import TrainConfig
 from steptool_agents.rollout.collect import make_vector_env
 from steptool_gym.rewards import DEFAULT_REWARD_MODE
 
-__all__ = ["env_factory", "env_kwargs", "learner_gamma"]
+__all__ = ["FixedTasks", "env_factory", "env_kwargs", "fixed_task_vector_env", "learner_gamma"]
+
+
+class FixedTasks(gym.Wrapper):
+    """Each reset without a ``task_id`` option plays the next id of a queue shared by the sub-envs of one
+    synchronous vector env (then, once it is empty, the env's own draw: an idle sub-env's episode)."""
+
+    def __init__(self, env: gym.Env, queue: deque[str]) -> None:
+        super().__init__(env)
+        self.queue = queue
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+        options = dict(options or {})
+        if "task_id" not in options and "task_index" not in options and self.queue:
+            options["task_id"] = self.queue.popleft()
+        return self.env.reset(seed=seed, options=options)
+
+
+def fixed_task_vector_env(env_id: str, num_envs: int, task_ids: Sequence[str], **kwargs: Any) -> gym.vector.VectorEnv:
+    """A `SyncVectorEnv` of `num_envs` sub-envs whose episodes play `task_ids` in order, each once (the queue is
+    shared, so which sub-env plays a task does not matter: the set played is `task_ids` whatever the lengths)."""
+    queue = deque(task_ids)
+    return gym.vector.SyncVectorEnv([lambda: FixedTasks(gym.make(env_id, **kwargs), queue) for _ in range(num_envs)])
 
 
 def learner_gamma(cfg: TrainConfig) -> float:
