@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from steptool_agents.config import TrainConfig
+from steptool_agents.config import TrainConfig, env_id_hint
 
 __all__ = [
     "RUN_CONFIG_FILE",
@@ -107,14 +107,10 @@ def check_model_name(name: str) -> None:
 
 def check_env_id(env_id: str) -> None:
     """Raise ValueError (one line) when `env_id` is not a registered Gymnasium id."""
-    import difflib
-
     import gymnasium as gym
 
     if env_id not in gym.registry:
-        close = difflib.get_close_matches(env_id, list(gym.registry), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ValueError(f"unknown env {env_id!r}; {hint}run 'steptool envs' for the list")
+        raise ValueError(f"unknown env {env_id!r}; {env_id_hint(env_id)}")
 
 
 def save_adapter_dir(policy: Any, cfg: TrainConfig, directory: str | Path) -> None:

@@ -43,6 +43,7 @@ __all__ = [
     "RolloutConfig",
     "SFTConfig",
     "TrainConfig",
+    "env_id_hint",
     "load_config",
 ]
 
@@ -56,6 +57,14 @@ MAX_SEED = 2**32  # seeds are in [0, MAX_SEED): numpy's legacy seeding refuses l
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
+
+
+def env_id_hint(env_id: object) -> str:
+    """``did you mean 'X'? run 'steptool envs' for the list`` (the suggestion only when one is close)."""
+    import difflib
+
+    close = difflib.get_close_matches(str(env_id)[:200], list(gym.registry), n=1, cutoff=0.6)
+    return (f"did you mean {close[0]!r}? " if close else "") + "run 'steptool envs' for the list"
 
 
 def _registered(env_id: str) -> bool:
@@ -315,7 +324,7 @@ class TrainConfig:
                f"algo must be one of {registry.algorithm_names()}; got {self.algo!r}")
         spec = registry.get(self.algo)
         _check(isinstance(self.env_id, str) and ":" not in self.env_id and _registered(self.env_id),
-               f"env_id must be a registered env ID (see `steptool envs`); got {str(self.env_id)[:80]!r}")
+               f"env_id must be a registered env ID; got {str(self.env_id)[:80]!r}; {env_id_hint(self.env_id)}")
         _check(0 <= self.seed < MAX_SEED, f"seed must be in [0, 2**32); got {str(self.seed)[:40]}")
         _check(self.eval_episodes >= 1, "eval_episodes must be >= 1")
         _check(self.max_steps >= 1, "max_steps must be >= 1")

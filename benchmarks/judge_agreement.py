@@ -62,12 +62,13 @@ _FEATURES: dict[int, tuple[Record, bool, set[str] | None]] = {}  # per record: (
 
 
 def _facts(record: Record) -> tuple[bool, set[str] | None]:
-    """Whether a call succeeded and the answer's features (None when it does not address the query); cached."""
+    """Whether a call succeeded and the answer's features (None when no call succeeded or the answer does not
+    address the query: `rule_is_solved` says Unsolved then, whatever the markers); cached."""
     hit = _FEATURES.get(id(record))
     if hit is None or hit[0] is not record:
         ok = any(succeeded(s.error, s.response) for s in record.tool_steps)
-        feats = (answer_features(record.final_answer, ok)
-                 if addresses_query(record.return_type, record.final_answer, record.query) else None)
+        feats = (answer_features(record.final_answer)
+                 if ok and addresses_query(record.return_type, record.final_answer, record.query) else None)
         hit = _FEATURES[id(record)] = (record, ok, feats)
     return hit[1], hit[2]
 

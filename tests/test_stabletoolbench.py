@@ -364,11 +364,10 @@ def test_rule_judge_hand_examples():
     assert contribution("Paris in France", "Pa", graded=True) == pytest.approx(5 * (2 / 15) / 0.3, abs=1e-3)
     query = "What is the weather in Paris today?"
     assert rule_is_solved("give_answer", "It is 21C and sunny in Paris.", True, query) == 1.0
-    # No "Unsure" stage: a query-addressing answer without markers is Solved, with or without a successful call
-    # (NO_SUCCESS is a marker only when the learning picks it).
-    assert rule_is_solved("give_answer", "It is 21C and sunny in Paris.", False, query) == 1.0
-    assert rule_is_solved("give_answer", "It is 21C and sunny in Paris.", False, query,
-                          frozenset({"<no successful call>"})) == 0.0
+    # No "Unsure" stage: a query-addressing answer without markers is Solved when a call succeeded, and never
+    # without one (an echoed query would farm the reward).
+    assert rule_is_solved("give_answer", "It is 21C and sunny in Paris.", False, query) == 0.0
+    assert rule_is_solved("give_answer", query, False, query) == 0.0
     assert rule_is_solved("give_answer", "Paris: try again later, it is sunny.", True, query) == 0.0  # a marker
     assert rule_is_solved("give_answer", "Stock AAPL closed at 190 dollars.", True, query) == 0.0  # off-query
     assert rule_is_solved("give_answer", "Sorry, I couldn't find the weather in Paris.", True, query) == 0.0

@@ -12,14 +12,15 @@ Rule judge (`RuleJudge`, StepTool's ``annotation_by_rules``):
   is judged, so the reference is the task's gold answer (the final answer of a GPT-4-solved StepTool run);
   tasks without one score ``Con = 5·SC`` for calls to the query's relevant APIs and 0 otherwise.
   ``con_mode="graded"`` gives ``5·min(1, ratio/0.3)`` instead.
-* ``IsSolved`` (`rule_is_solved`) ∈ {0, 1}: 0 unless ``Finish`` gave an answer of at least three content
-  words that shares a content word with the query (it addresses it); then 0 when the answer contains one of
-  `UNSOLVED_MARKERS` (words and word pairs such as "unavailable", "i apologize", "[" placeholders, or the
-  pseudo-word ``<no successful call>`` when no call of the episode succeeded), else 1. The markers are not
+* ``IsSolved`` (`rule_is_solved`) ∈ {0, 1}: 0 unless a call of the episode succeeded and ``Finish`` gave an
+  answer of at least three content words that shares a content word with the query (it addresses it); then 0
+  when the answer contains one of `UNSOLVED_MARKERS` (words and word pairs such as "unavailable",
+  "i apologize", "[" placeholders), else 1. Without a successful call nothing backs the answer: an echoed
+  query would otherwise be Solved at once (the adversary battery's "echo" policy). The markers are not
   hand-picked: `benchmarks/judge_agreement.py --learn` selects them greedily on StepTool's records (each must
   turn at least `MARKER_MIN_GAIN` more GPT-4 "Unsolved" than "Solved" verdicts right), and the same script
-  measures the agreement with markers learned without the model it scores (leave one model out: exact 0.848
-  against the GPT-4 majority; 0.843 held out by query group; 0.861 in-sample). There is no "Unsure" stage:
+  measures the agreement with markers learned without the model it scores (leave one model out: exact 0.847
+  against the GPT-4 majority; 0.841 held out by query group; 0.860 in-sample). There is no "Unsure" stage:
   its 5 cases never matched GPT-4's rare "Unsure" (53 of 2,295 runs).
 
 ``progress`` (Φ of ``reward_mode="progress"``, tool-call recall): the reference run's successful calls made
@@ -65,7 +66,6 @@ __all__ = [
     "EpisodeLog",
     "LLMJudge",
     "MARKER_MIN_GAIN",
-    "NO_SUCCESS",
     "RuleJudge",
     "StableToolBenchGold",
     "UNSOLVED_MARKERS",
@@ -98,7 +98,6 @@ _STOPWORDS = frozenset(
     "more into their they them its not but all any other these those than then been will would should could "
     "please provide give get find".split())
 MIN_ANSWER_TOKENS = 3
-NO_SUCCESS = "<no successful call>"
 _ANSWER_WORD = re.compile(r"[a-z0-9']+|\[")
 # Learned by `python benchmarks/judge_agreement.py --learn` on all StepTool records (see the module docstring).
 MARKER_MIN_GAIN = 4
@@ -217,24 +216,22 @@ def addresses_query(return_type: str, answer: str, query: str) -> bool:
     return len(tokens) >= MIN_ANSWER_TOKENS and bool(tokens & _content_tokens(query))
 
 
-def answer_features(answer: str, any_success: bool) -> set[str]:
-    """The words and adjacent word pairs of an answer (lower-cased; ``[`` counts as a word), plus `NO_SUCCESS`
-    when no call succeeded: what `UNSOLVED_MARKERS` are matched against."""
+def answer_features(answer: str) -> set[str]:
+    """The words and adjacent word pairs of an answer (lower-cased; ``[`` counts as a word): what
+    `UNSOLVED_MARKERS` are matched against."""
     words = _ANSWER_WORD.findall(answer.lower())
-    out = set(words) | {f"{a} {b}" for a, b in zip(words, words[1:])}
-    if not any_success:
-        out.add(NO_SUCCESS)
-    return out
+    return set(words) | {f"{a} {b}" for a, b in zip(words, words[1:])}
 
 
 @functools.lru_cache(maxsize=1 << 12)
 def rule_is_solved(return_type: str, answer: str, any_success: bool, query: str,
                    markers: frozenset[str] | None = None) -> float:
     """StepTool-style IsSolved from the Finish call, the query and whether any call succeeded (module doc;
-    memoised, as replayed answers repeat)."""
-    if not addresses_query(return_type, answer, query):
+    memoised, as replayed answers repeat). An episode without a successful call is never Solved: an answer
+    that no tool response backs can be produced without using a tool (an echoed query would farm the reward)."""
+    if not any_success or not addresses_query(return_type, answer, query):
         return UNSOLVED
-    found = answer_features(answer, any_success) & (UNSOLVED_MARKERS if markers is None else markers)
+    found = answer_features(answer) & (UNSOLVED_MARKERS if markers is None else markers)
     return UNSOLVED if found else SOLVED
 
 
