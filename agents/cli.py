@@ -65,8 +65,9 @@ def train_main(argv: list[str]) -> int:
     parser.add_argument("--config", default=None, help="TOML/JSON/YAML config (see configs/)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT's latest checkpoint")
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--updates", type=int, default=None,
-                        help="number of training rounds (PPO/GRPO updates, ETO rounds, ArCHer iterations, RFT rounds)")
+    parser.add_argument("--rounds", "--updates", dest="updates", type=int, default=None,
+                        help="number of training rounds (PPO/GRPO updates, ETO rounds, ArCHer iterations, RFT rounds);"
+                             " --updates is its former name")
     parser.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
     args = parser.parse_args(argv)
     _offline()

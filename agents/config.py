@@ -16,6 +16,7 @@ import math
 import re
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ from steptool_gym.errors import DataError, read_text
 
 __all__ = [
     "ALGOS",
-    "ADVANTAGE_MODES",
+    "CREDIT_ASSIGNMENTS",
+    "LEGACY_PPO_MODES",
+    "ConfigDeprecationWarning",
     "ConfigError",
     "ArCHerConfig",
     "ETOConfig",
@@ -48,7 +51,15 @@ __all__ = [
 ]
 
 ALGOS = registry.algorithm_names()  # the built-in algorithms (see `registry`)
-ADVANTAGE_MODES = ("steptool", "final", "final_token", "no_step_reward", "no_step_opt", "compat")
+# `ppo.credit`: which rewards the PPO learners see and over what units GAE runs (one line each in
+# `algorithms.returns`). The names clash with no env `reward_mode` (that is the reward the env pays).
+CREDIT_ASSIGNMENTS = ("step_gae", "outcome_step_gae", "outcome_token_gae", "outcome_token_discount",
+                      "step_token_gae", "official_tokens")
+# The former `ppo.mode` values (deprecated: load with a one-line warning, mapped to `ppo.credit`).
+LEGACY_PPO_MODES = {"steptool": "step_gae", "no_step_reward": "outcome_step_gae", "final": "outcome_token_gae",
+                    "final_token": "outcome_token_discount", "no_step_opt": "step_token_gae",
+                    "compat": "official_tokens"}
+_WARNED: set[str] = set()
 PROMPT_FORMATS = ("react", "react_compact", "chat")
 MAX_CONFIG_INT = 2**53  # |int| accepted for any integer setting (exact as a float; far above any real size)
 MAX_SEED = 2**32  # seeds are in [0, MAX_SEED): numpy's legacy seeding refuses larger ones
@@ -65,6 +76,17 @@ def env_id_hint(env_id: object) -> str:
 
     close = difflib.get_close_matches(str(env_id)[:200], list(gym.registry), n=1, cutoff=0.6)
     return (f"did you mean {close[0]!r}? " if close else "") + "run 'steptool envs' for the list"
+
+
+class ConfigDeprecationWarning(UserWarning):
+    """A config uses a former key or value; it still loads (a UserWarning, so shown by default: users wrote it)."""
+
+
+def _deprecated(message: str) -> None:
+    """Warn `message` once per process."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warnings.warn(message, ConfigDeprecationWarning, stacklevel=3)
 
 
 def _registered(env_id: str) -> bool:
@@ -150,9 +172,13 @@ class RolloutConfig:
 
 @dataclass
 class PPOConfig:
-    """Step-grained PPO (and its ablations, chosen by `mode`)."""
+    """Step-grained PPO (and its ablations, chosen by `credit`: the reward placement and GAE unit).
 
-    mode: str = "steptool"
+    The former key ``mode`` and its values (``steptool``, ``final``, …) still load, with a one-line deprecation
+    warning, mapped through `LEGACY_PPO_MODES`.
+    """
+
+    credit: str = "step_gae"
     updates: int = 10
     learning_rate: float = 1e-3
     gamma: float = 0.99  # also the discount of reinforce-rebn's returns
@@ -174,7 +200,12 @@ class PPOConfig:
     max_grad_norm: float = 1.0
 
     def __post_init__(self) -> None:
-        _check(self.mode in ADVANTAGE_MODES, f"ppo.mode must be one of {ADVANTAGE_MODES}; got {self.mode!r}")
+        if self.credit in LEGACY_PPO_MODES:
+            new = LEGACY_PPO_MODES[self.credit]
+            _deprecated(f"ppo.credit = {self.credit!r} is deprecated; use {new!r} (same behaviour)")
+            self.credit = new
+        _check(self.credit in CREDIT_ASSIGNMENTS,
+               f"ppo.credit must be one of {CREDIT_ASSIGNMENTS}; got {str(self.credit)[:40]!r}")
         _check(self.kl_estimator in ("k1", "k3"), "ppo.kl_estimator must be 'k1' or 'k3'")
         _check(self.updates >= 0, "ppo.updates must be >= 0")
         _check(self.learning_rate > 0, "ppo.learning_rate must be > 0")
@@ -186,6 +217,26 @@ class PPOConfig:
         _check(self.kl_target > 0 and self.kl_horizon > 0, "ppo.kl_target and kl_horizon must be > 0")
         _check(self.target_approx_kl is None or self.target_approx_kl > 0, "ppo.target_approx_kl must be > 0")
         _check(self.max_grad_norm > 0, "ppo.max_grad_norm must be > 0")
+
+    @property
+    def mode(self) -> str:
+        """Deprecated read of `credit` (the former name)."""
+        _deprecated("PPOConfig.mode is deprecated; read PPOConfig.credit")
+        return self.credit
+
+    @staticmethod
+    def migrate(data: dict[str, Any]) -> dict[str, Any]:
+        """`data` with the former key ``mode`` renamed ``credit`` (its value mapped), warning once."""
+        if "mode" not in data:
+            return data
+        if "credit" in data:
+            raise ValueError("ppo: set credit only (mode is its deprecated former name)")
+        data = {("credit" if k == "mode" else k): v for k, v in data.items()}
+        old = data["credit"]
+        new = LEGACY_PPO_MODES.get(old, old) if isinstance(old, str) else old
+        _deprecated(f"ppo.mode is deprecated; use ppo.credit (mode = {str(old)[:40]!r} → credit = {str(new)[:40]!r})")
+        data["credit"] = new
+        return data
 
 
 @dataclass
@@ -407,6 +458,9 @@ def _type_name(hint: Any) -> str:
 def _build(cls: type, data: dict[str, Any], where: str = "") -> Any:
     if not isinstance(data, dict):
         raise ValueError(f"{where or cls.__name__} expects a table, got {type(data).__name__}")
+    migrate = getattr(cls, "migrate", None)
+    if migrate is not None:
+        data = migrate(data)  # former keys renamed (with a deprecation warning)
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)

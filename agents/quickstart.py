@@ -46,7 +46,7 @@ def quickstart_config() -> TrainConfig:
                   "max_context_tokens": 768, "max_prompt_tokens": 160, "lora_r": 16, "lora_alpha": 32},
         "sft": {"episodes": 1200, "epochs": 4, "learning_rate": 3e-3, "batch_size": 4},
         "rollout": {"num_envs": 8, "episodes_per_update": 16, "max_new_tokens": 96, "temperature": 0.7},
-        "ppo": {"mode": "steptool", "updates": 16, "learning_rate": 1e-3, "n_epochs": 2, "minibatch_size": 8,
+        "ppo": {"credit": "step_gae", "updates": 16, "learning_rate": 1e-3, "n_epochs": 2, "minibatch_size": 8,
                 "grad_accum_steps": 2, "kl_coef": 0.02, "target_approx_kl": 0.1},
     })
 
@@ -96,7 +96,7 @@ def comparison_figure(cfg: TrainConfig, results: dict[str, dict[str, Any]], rows
         xs = [float(r["update"]) for r in rows]
         ax3.plot(xs, [float(r["pass_rate"]) for r in rows], marker="s", ms=3, label="train pass rate")
         ax3.plot(xs, [float(r["mean_step_reward"]) for r in rows], marker="o", ms=3, label="mean step reward")
-        ax3.set_xlabel("PPO update")
+        ax3.set_xlabel("PPO round")
         ax3.legend(fontsize=7)
         ax3.grid(alpha=0.3)
     ax3.set_title(f"StepTool PPO on {cfg.split} (sampled)")

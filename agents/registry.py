@@ -23,7 +23,7 @@ class AlgorithmSpec:
 
     * ``target``: ``"module:Class"`` of its `algorithms.base.Algorithm` subclass; None for ``sft``, which trains
       only in the warm start (``OUT/model``).
-    * ``rounds``: the config (section, key) holding its number of training rounds (what ``--updates`` sets).
+    * ``rounds``: the config (section, key) holding its number of training rounds (what ``--rounds`` sets).
     * ``critic_free``: no value loss; the KL to the reference enters the loss.
     * ``data_parallel``: can run on several processes (torchrun / accelerate).
     * ``cpu_only``: its tensors live on the CPU; ``model.device = "auto"`` resolves to it.

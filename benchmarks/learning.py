@@ -47,9 +47,9 @@ RESULTS = Path(__file__).parent / "results"
 METHODS: dict[str, dict[str, Any]] = {
     "sft": {"algo": "sft"},
     "ppo": {"algo": "ppo"},
-    "steptool": {"algo": "steptool", "ppo": {"mode": "steptool"}},
-    "steptool-no-step-reward": {"algo": "steptool", "ppo": {"mode": "no_step_reward"}},
-    "steptool-no-step-opt": {"algo": "steptool", "ppo": {"mode": "no_step_opt"}},
+    "steptool": {"algo": "steptool", "ppo": {"credit": "step_gae"}},
+    "steptool-no-step-reward": {"algo": "steptool", "ppo": {"credit": "outcome_step_gae"}},
+    "steptool-no-step-opt": {"algo": "steptool", "ppo": {"credit": "step_token_gae"}},
     "grpo": {"algo": "grpo"},
     "gigpo": {"algo": "gigpo"},
     "reinforce-rebn": {"algo": "reinforce-rebn"},
@@ -134,7 +134,7 @@ def run_method(cfg: Any, run_dir: Path, warm_model: Path | None, cells: Sequence
         console.print(f"  {cell}: pass rate {results[cell]['pass_rate']:.3f}")
     rows = read_csv(run_dir / "metrics.csv") if (run_dir / "metrics.csv").exists() else []
     steps = [float(r["env_steps"]) for r in rows if r.get("env_steps") not in (None, "")]
-    out = {"algo": cfg.algo, "mode": cfg.ppo.mode, "seed": cfg.seed, "cells": results,
+    out = {"algo": cfg.algo, "credit": cfg.ppo.credit, "seed": cfg.seed, "cells": results,
            "env_steps": sum(steps) if rows and len(steps) == len(rows) else None,
            "train_wall_s": trained - start, "eval_wall_s": time.perf_counter() - trained}
     (run_dir / "eval.json").write_text(json.dumps(out, indent=2))

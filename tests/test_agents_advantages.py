@@ -41,7 +41,7 @@ def test_step_positions_are_first_and_last_action_tokens() -> None:
 
 def test_steptool_mode_step_gae_broadcast_to_action_tokens() -> None:
     g, lam = 0.9, 0.5
-    adv, ret, vmask = trajectory_advantages("steptool", REWARDS, FINALS, VALUES, AMASK, SIDX, g, lam)
+    adv, ret, vmask = trajectory_advantages("step_gae", REWARDS, FINALS, VALUES, AMASK, SIDX, g, lam)
     v = [0.5, 0.25, 0.1]  # V(s_t) at the first action position of each step
     d = [0.8 + g * v[1] - v[0], 0.5 + g * v[2] - v[1], 1.0 - v[2]]
     a2 = d[2]
@@ -53,21 +53,21 @@ def test_steptool_mode_step_gae_broadcast_to_action_tokens() -> None:
 
 
 def test_no_step_reward_zeroes_intermediate_rewards() -> None:
-    adv, _, _ = trajectory_advantages("no_step_reward", REWARDS, FINALS, VALUES, AMASK, SIDX, 1.0, 1.0)
+    adv, _, _ = trajectory_advantages("outcome_step_gae", REWARDS, FINALS, VALUES, AMASK, SIDX, 1.0, 1.0)
     # γ = λ = 1: Â_t = (sum of remaining rewards) − V(s_t) = 1.0 − V(s_t)
     assert adv[[1, 5, 7]].tolist() == pytest.approx([1.0 - 0.5, 1.0 - 0.25, 1.0 - 0.1])
 
 
 def test_kl_penalty_enters_step_reward() -> None:
     kl = torch.tensor([0, 0.1, 0.3, 0, 0, 0.2, 0, 0.0, 0.5])
-    adv, _, _ = trajectory_advantages("steptool", REWARDS, FINALS, VALUES, AMASK, SIDX, 0.0, 0.0, kl, 2.0)
+    adv, _, _ = trajectory_advantages("step_gae", REWARDS, FINALS, VALUES, AMASK, SIDX, 0.0, 0.0, kl, 2.0)
     # γ = 0: Â_t = r_t − β Σ kl_t − V(s_t)
     assert adv[[1, 5, 7]].tolist() == pytest.approx([0.8 - 0.8 - 0.5, 0.5 - 0.4 - 0.25, 1.0 - 1.0 - 0.1])
 
 
 def test_final_mode_token_level_gae_over_action_tokens() -> None:
     values = torch.tensor([0, 0.1, 0.2, 0, 0, 0.3, 0, 0.4, 0.5])
-    adv, ret, vmask = trajectory_advantages("final", REWARDS, FINALS, values, AMASK, SIDX, 1.0, 1.0)
+    adv, ret, vmask = trajectory_advantages("outcome_token_gae", REWARDS, FINALS, values, AMASK, SIDX, 1.0, 1.0)
     # γ = λ = 1 over action tokens only: Â = final reward − V(token), intermediate rewards dropped
     expected = [0, 0.9, 0.8, 0, 0, 0.7, 0, 0.6, 0.5]
     assert adv.tolist() == pytest.approx(expected)
@@ -78,8 +78,8 @@ def test_final_mode_token_level_gae_over_action_tokens() -> None:
 def test_final_mode_discounts_per_step_and_final_token_per_token() -> None:
     values = torch.zeros(9)
     g = 0.5
-    step, _, _ = trajectory_advantages("final", REWARDS, FINALS, values, AMASK, SIDX, g, 1.0)
-    token, _, _ = trajectory_advantages("final_token", REWARDS, FINALS, values, AMASK, SIDX, g, 1.0)
+    step, _, _ = trajectory_advantages("outcome_token_gae", REWARDS, FINALS, values, AMASK, SIDX, g, 1.0)
+    token, _, _ = trajectory_advantages("outcome_token_discount", REWARDS, FINALS, values, AMASK, SIDX, g, 1.0)
     # action tokens 1,2 | 5 | 7,8; final reward 1.0 at 8. Per step: γ^(steps to go); per token: γ^(tokens to go).
     assert step.tolist() == pytest.approx([0, g ** 2, g ** 2, 0, 0, g, 0, 1.0, 1.0])
     assert token.tolist() == pytest.approx([0, g ** 4, g ** 3, 0, 0, g ** 2, 0, g, 1.0])
@@ -88,7 +88,7 @@ def test_final_mode_discounts_per_step_and_final_token_per_token() -> None:
 def test_no_step_opt_is_token_level_ppo_on_step_rewards() -> None:
     values = torch.tensor([0, 0.1, 0.2, 0, 0, 0.3, 0, 0.4, 0.5])
     g = 0.5
-    adv, ret, vmask = trajectory_advantages("no_step_opt", REWARDS, FINALS, values, AMASK, SIDX, g, 1.0)
+    adv, ret, vmask = trajectory_advantages("step_token_gae", REWARDS, FINALS, values, AMASK, SIDX, g, 1.0)
     # λ = 1: Â_p = discounted (per step) sum of the step rewards still to come − V(p); every action token regresses
     g1 = 0.8 + g * (0.5 + g * 1.0)
     g5 = 0.5 + g * 1.0
@@ -104,7 +104,7 @@ def test_compat_rewards_match_official_placement() -> None:
 def test_compat_mode_token_gae_through_zeroed_observations() -> None:
     values = torch.zeros(9)
     g, lam = 0.5, 1.0
-    adv, _, _ = trajectory_advantages("compat", REWARDS, FINALS, values, AMASK, SIDX, g, lam)
+    adv, _, _ = trajectory_advantages("official_tokens", REWARDS, FINALS, values, AMASK, SIDX, g, lam)
     # rewards [1.6, 0.5, 0.0] at positions 2, 5, 8; zero values: Â_p = Σ_k γ^(k−p) r_k over all later positions
     a8 = 0.0
     a5 = 0.5 + g ** 3 * a8
@@ -116,12 +116,12 @@ def test_compat_mode_token_gae_through_zeroed_observations() -> None:
 
 def test_left_truncated_trajectory_uses_remaining_steps() -> None:
     amask, sidx = AMASK[5:], SIDX[5:]  # step 0 cut away
-    adv, _, vmask = trajectory_advantages("steptool", REWARDS, FINALS, VALUES[5:], amask, sidx, 1.0, 1.0)
+    adv, _, vmask = trajectory_advantages("step_gae", REWARDS, FINALS, VALUES[5:], amask, sidx, 1.0, 1.0)
     assert adv.tolist() == pytest.approx([1.5 - 0.25, 0, 1.0 - 0.1, 1.0 - 0.1])
     assert vmask.tolist() == [1, 0, 1, 0]
 
 
-def test_unknown_mode_raises() -> None:
+def test_unknown_credit_assignment_raises() -> None:
     with pytest.raises(ValueError):
         trajectory_advantages("bogus", REWARDS, FINALS, VALUES, AMASK, SIDX, 1.0, 1.0)
 

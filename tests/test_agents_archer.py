@@ -191,7 +191,7 @@ def test_cli_train_and_resume_equal_uninterrupted(tmp_path: Path) -> None:
     common = ["--algo", "archer", "--env", ENV_ID, "--model", "tiny", "--config", str(cfg_path), "--no-eval"]
     full, part = tmp_path / "full", tmp_path / "part"
     assert train_main([*common, "--out", str(full)]) == 0
-    assert train_main([*common, "--out", str(part), "--updates", "2"]) == 0
+    assert train_main([*common, "--out", str(part), "--rounds", "2"]) == 0
     assert train_main([*common, "--out", str(part), "--resume"]) == 0
     rows = _rows(full)
     assert [int(r["update"]) for r in rows] == [1, 2, 3] and _rows(part) == rows

@@ -7,8 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from steptool_agents.config import ConfigError, ModelConfig, PPOConfig, TrainConfig, load_config
+from steptool_agents import config as config_module
+from steptool_agents.config import (
+    CREDIT_ASSIGNMENTS,
+    LEGACY_PPO_MODES,
+    ConfigDeprecationWarning,
+    ConfigError,
+    ModelConfig,
+    PPOConfig,
+    TrainConfig,
+    load_config,
+)
 from steptool_gym.errors import DataError
+from steptool_gym.rewards import REWARD_MODES
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -18,8 +29,9 @@ def test_defaults_are_valid_and_round_trip() -> None:
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
 
 
+@pytest.mark.filterwarnings("ignore::steptool_agents.config.ConfigDeprecationWarning")  # ppo.mode = "bogus"
 @pytest.mark.parametrize(("section", "bad"), [
-    ("ppo", {"mode": "bogus"}), ("ppo", {"kl_estimator": "k2"}), ("ppo", {"gamma": 1.5}),
+    ("ppo", {"credit": "bogus"}), ("ppo", {"mode": "bogus"}), ("ppo", {"kl_estimator": "k2"}), ("ppo", {"gamma": 1.5}),
     ("ppo", {"clip_range": 0}), ("model", {"hidden_size": 30, "num_heads": 4}), ("model", {"vocab_size": 10}),
     ("rollout", {"temperature": 0}), ("sft", {"epochs": 0}), ("grpo", {"group_size": 1}),
     ("eto", {"beta": 0}), ("eto", {"reference": "policy"}), ("eto", {"explore_temperature": -1}),
@@ -137,3 +149,28 @@ def test_env_kwargs_reach_gym_make_and_cannot_shadow_top_level_keys() -> None:
         TrainConfig(env_kwargs={"split": "train"})
     with pytest.raises(ValueError, match="env_kwargs"):
         TrainConfig.from_dict({"env_kwargs": ["alpha", 0.2]})
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(LEGACY_PPO_MODES.items()))
+def test_former_ppo_mode_key_and_values_load_with_one_warning(tmp_path: Path, monkeypatch, old: str,
+                                                              new: str) -> None:
+    monkeypatch.setattr(config_module, "_WARNED", set())
+    path = tmp_path / "old.toml"
+    path.write_text(f'algo = "steptool"\n[ppo]\nmode = "{old}"\nupdates = 3\n')
+    with pytest.warns(ConfigDeprecationWarning, match="ppo.mode is deprecated; use ppo.credit") as caught:
+        cfg = load_config(path)
+        again = load_config(path)  # warned once per process
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+    assert cfg == again == TrainConfig.from_dict({"ppo": {"credit": new, "updates": 3}})
+    assert new in CREDIT_ASSIGNMENTS and new not in REWARD_MODES
+    with pytest.warns(ConfigDeprecationWarning, match=f"ppo.credit = '{old}' is deprecated; use '{new}'"):
+        assert PPOConfig(credit=old).credit == new  # a former value under the new key maps too
+    with pytest.warns(ConfigDeprecationWarning, match="PPOConfig.mode is deprecated"):
+        assert cfg.ppo.mode == new
+    with pytest.raises(ValueError, match="set credit only"):
+        TrainConfig.from_dict({"ppo": {"mode": old, "credit": new}})
+
+
+def test_credit_assignments_clash_with_no_reward_mode() -> None:
+    assert set(CREDIT_ASSIGNMENTS) == set(LEGACY_PPO_MODES.values())
+    assert not set(CREDIT_ASSIGNMENTS) & set(REWARD_MODES)

@@ -25,7 +25,7 @@ def test_steptool_ppo_beats_sft_on_held_out_split(tmp_path: Path) -> None:
     from choice_suite import choice_config, sampled_eval
 
     cfg = choice_config("steptool", sft_episodes=32, eval_split="test",
-                        ppo={"mode": "steptool", "updates": 30, "minibatch_size": 8, "learning_rate": 1e-3,
+                        ppo={"credit": "step_gae", "updates": 30, "minibatch_size": 8, "learning_rate": 1e-3,
                              "n_epochs": 2, "kl_coef": 0.02, "target_approx_kl": None, "gamma": 0.9})
     run_training(cfg, tmp_path, evaluate=False)
 

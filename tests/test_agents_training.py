@@ -95,9 +95,10 @@ def test_checkpoints_are_complete_and_pointer_is_latest(tmp_path: Path) -> None:
     torch.load(ckpts / "update_000002" / "optimizer.pt", weights_only=True)
 
 
-@pytest.mark.parametrize("mode", ["final", "final_token", "no_step_reward", "no_step_opt", "compat"])
-def test_every_mode_runs_an_update(tmp_path: Path, mode: str) -> None:
-    run_training(_cfg(ppo={"updates": 1, "mode": mode, "kl_estimator": "k3", "adaptive_kl": True}), tmp_path,
+@pytest.mark.parametrize("credit", ["outcome_token_gae", "outcome_token_discount", "outcome_step_gae",
+                                    "step_token_gae", "official_tokens"])
+def test_every_credit_assignment_runs_an_update(tmp_path: Path, credit: str) -> None:
+    run_training(_cfg(ppo={"updates": 1, "credit": credit, "kl_estimator": "k3", "adaptive_kl": True}), tmp_path,
                  evaluate=False)
     row = read_csv(tmp_path / "metrics.csv")[0]
     assert float(row["kl_coef"]) > 0 and float(row["action_tokens"]) > 0
@@ -138,7 +139,7 @@ def test_offline_step_grained_csv_and_sft_json(tmp_path: Path) -> None:
     json_path = tmp_path / "sft.json"
     json_path.write_text(json.dumps([{"conversations": conv}] * 4))
     cfg = _cfg(warm_start_sft=True, sft_json=str(json_path), offline_csv=str(csv_path),
-               ppo={"updates": 2, "mode": "compat"})
+               ppo={"updates": 2, "credit": "official_tokens"})
     run_training(cfg, tmp_path / "run", evaluate=False)
     meta = json.loads((tmp_path / "run" / "model" / "steptool.json").read_text())
     assert meta["sft"]["episodes"] == 4  # the SFT JSON's conversations, not oracle demos

@@ -50,9 +50,9 @@ def test_steps_to_target_uses_cumulative_steps_and_running_mean() -> None:
 
 
 def test_merge_replaces_values_and_merges_sections() -> None:
-    base = {"algo": "steptool", "ppo": {"mode": "steptool", "updates": 4}}
-    assert merge(base, {"algo": "ppo", "ppo": {"mode": "final"}}) == {"algo": "ppo",
-                                                                       "ppo": {"mode": "final", "updates": 4}}
+    base = {"algo": "steptool", "ppo": {"credit": "step_gae", "updates": 4}}
+    assert merge(base, {"algo": "ppo", "ppo": {"credit": "outcome_step_gae"}}) == {
+        "algo": "ppo", "ppo": {"credit": "outcome_step_gae", "updates": 4}}
 
 
 def test_report_without_results_says_not_yet_run(tmp_path: Path) -> None:

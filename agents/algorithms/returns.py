@@ -5,25 +5,28 @@ the value V read at the hidden state *before* token p+1, whether token p+1 is an
 its step index (`sidx`). Step t's state value V(s_t) is therefore read at the first action position of step t:
 the last token before action t.
 
-Modes (``ppo.mode``):
+Credit assignments (``ppo.credit``; the former ``ppo.mode`` value in brackets):
 
-=================  ==============================================================================
-``steptool``       step rewards; GAE over steps; every token of action t gets Â_t (the paper)
-``no_step_reward`` as ``steptool`` with intermediate rewards zeroed: step-grained optimisation of the final
-                   reward only (the paper's "w/o step-grained reward" ablation)
-``final``          final reward only at the last action token; token-level GAE over action tokens,
-                   discounted per step like StepTool (γ, λ from one step to the next; 1 inside a step)
-                   (the paper's PPO baseline, with StepTool's horizon)
-``final_token``    as ``final`` but discounted per token (γ^~200 at the first action of a long episode)
-``no_step_opt``    step rewards at each step's last token; token-level GAE over all action tokens,
-                   discounted per step: PPO's token-level optimisation of StepTool's rewards
-                   (the paper's "w/o step-grained optimization" ablation)
-``compat``         the official code: reward t × (T − t) (t from 1) at step t's last token; token-level
-                   GAE over every position with observation positions' rewards and values zeroed
-=================  ==============================================================================
+==========================  ===================================================================================
+``step_gae``                step rewards; GAE over steps; every token of action t gets Â_t (the paper's
+                            StepTool) [``steptool``]
+``outcome_step_gae``        as ``step_gae`` with intermediate rewards zeroed: step-grained optimisation of the
+                            final reward only (the paper's "w/o step-grained reward" ablation) [``no_step_reward``]
+``outcome_token_gae``       final reward only at the last action token; token-level GAE over action tokens,
+                            discounted per step like StepTool (γ, λ from one step to the next; 1 inside a step)
+                            (the paper's PPO baseline, with StepTool's horizon) [``final``]
+``outcome_token_discount``  as ``outcome_token_gae`` but discounted per token (γ^~200 at the first action of a
+                            long episode) [``final_token``]
+``step_token_gae``          step rewards at each step's last token; token-level GAE over all action tokens,
+                            discounted per step: PPO's token-level optimisation of StepTool's rewards (the
+                            paper's "w/o step-grained optimization" ablation) [``no_step_opt``]
+``official_tokens``         the official code: reward t × (T − t) (t from 1) at step t's last token; token-level
+                            GAE over every position with observation positions' rewards and values zeroed
+                            [``compat``]
+==========================  ===================================================================================
 
-The per-token KL penalty (−β·kl) is added to every action token's reward (token modes) or summed into its
-step's reward (step modes).
+The per-token KL penalty (−β·kl) is added to every action token's reward (token-level GAE) or summed into its
+step's reward (step-level GAE).
 
 Critic-free estimators give one advantage per episode (`grpo_advantages`) or per step (`gigpo_advantages`,
 `rebn_advantages`); `broadcast_steps` spreads per-step values over their action tokens.
@@ -36,7 +39,7 @@ from collections.abc import Sequence
 import torch
 
 __all__ = [
-    "STEP_MODES",
+    "STEP_LEVEL",
     "broadcast_steps",
     "compat_rewards",
     "discounted_returns",
@@ -52,7 +55,8 @@ __all__ = [
     "trajectory_advantages",
 ]
 
-STEP_MODES = ("steptool", "no_step_reward")
+STEP_LEVEL = ("step_gae", "outcome_step_gae")  # GAE over steps; the others run GAE over tokens
+OUTCOME_ONLY = ("outcome_step_gae", "outcome_token_gae", "outcome_token_discount")  # the final reward only
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float,
@@ -91,16 +95,16 @@ def step_positions(amask: torch.Tensor, sidx: torch.Tensor) -> dict[int, tuple[i
     return out
 
 
-def _effective_rewards(mode: str, rewards: Sequence[float], finals: Sequence[bool]) -> list[float]:
-    if mode in ("final", "final_token", "no_step_reward"):
+def _effective_rewards(credit: str, rewards: Sequence[float], finals: Sequence[bool]) -> list[float]:
+    if credit in OUTCOME_ONLY:
         return [float(r) if f else 0.0 for r, f in zip(rewards, finals, strict=True)]
-    if mode == "compat":
+    if credit == "official_tokens":
         return compat_rewards(rewards)
     return [float(r) for r in rewards]
 
 
 def trajectory_advantages(
-    mode: str,
+    credit: str,
     rewards: Sequence[float],
     finals: Sequence[bool],
     values: torch.Tensor,
@@ -113,20 +117,21 @@ def trajectory_advantages(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-position advantages, value targets and value-loss mask for one trajectory.
 
-    `rewards`/`finals` are per step (`finals[t]` marks the episode's IsSolved step); the tensors are per
-    prediction position. Advantages are zero off action positions.
+    `credit` is one of `config.CREDIT_ASSIGNMENTS` (see the table above). `rewards`/`finals` are per step
+    (`finals[t]` marks the episode's IsSolved step); the tensors are per prediction position. Advantages are zero
+    off action positions.
     """
     n = values.shape[0]
     amask = amask.bool()
     penalty = torch.zeros(n) if kl is None else -kl_coef * kl.float() * amask
-    step_r = _effective_rewards(mode, rewards, finals)
+    step_r = _effective_rewards(credit, rewards, finals)
     spans = step_positions(amask, sidx)
     adv = torch.zeros(n)
     ret = torch.zeros(n)
     vmask = torch.zeros(n)
     if not spans:
         return adv, ret, vmask
-    if mode in STEP_MODES:
+    if credit in STEP_LEVEL:
         steps = sorted(spans)  # left truncation removes a prefix, so these are the last steps of the episode
         r = torch.tensor([step_r[t] + float(penalty[spans[t][0]:spans[t][1] + 1].sum()) for t in steps])
         v = torch.stack([values[spans[t][0]].float() for t in steps])
@@ -141,20 +146,20 @@ def trajectory_advantages(
     token_r = penalty.clone()
     for t, (_, last) in spans.items():
         token_r[last] += step_r[t]
-    if mode in ("final", "final_token", "no_step_opt"):
+    if credit in ("outcome_token_gae", "outcome_token_discount", "step_token_gae"):
         pos = torch.nonzero(amask, as_tuple=False).flatten()
         ends = None
-        if mode != "final_token":
+        if credit != "outcome_token_discount":
             last = {end for _, end in spans.values()}
             ends = torch.tensor([int(q) in last for q in pos.tolist()], dtype=torch.bool)
         a, g = gae(token_r[pos], values[pos].float(), gamma, lam, step_ends=ends)
         adv[pos], ret[pos] = a, g
-    elif mode == "compat":
+    elif credit == "official_tokens":
         v = torch.where(amask, values.float(), torch.zeros(()))
         a, g = gae(token_r, v, gamma, lam)
         adv, ret = torch.where(amask, a, torch.zeros(())), torch.where(amask, g, torch.zeros(()))
     else:
-        raise ValueError(f"Unknown advantage mode {mode!r}")
+        raise ValueError(f"Unknown credit assignment {credit!r}")
     return adv, ret, amask.float()
 
 
