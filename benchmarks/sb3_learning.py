@@ -102,7 +102,7 @@ def _write(path: Path, runs: list[dict], baselines: dict[str, dict]) -> dict:
                 table.append({"algo": policy, "reward_mode": "-", "timesteps": 0,
                               **_summary([baselines[s][policy]["pass_rate"] for s in done]),
                               "train_pass_rate": None, "train_wall_s": None})
-    report = {"machine": {"python": platform.python_version(), "cpus": 2, "note": "2-core CPU, shared"},
+    report = {"machine": {"python": platform.python_version(), "cores": 2, "note": "shared with other jobs"},
               "env": ENV_ID, "held_out_split": SPLIT, "table": table, "baselines": baselines, "runs": runs}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
