@@ -216,11 +216,14 @@ def section_sb3(results: Path) -> str:
         return _not_run("python benchmarks/sb3_learning.py")
     seeds = sorted({r["seed"] for r in data.get("runs", [])})
     rows = [(t["algo"], t["reward_mode"], t["seeds"], t["timesteps"], t["train_pass_rate"],
-             f"{t['held_out_pass_rate']:.3f} ± {t['held_out_std']:.3f}", t["random_held_out"], t["train_wall_s"])
-            for t in data["table"]]
+             f"{t['held_out_pass_rate']:.3f} ± {t['held_out_std']:.3f}",
+             "[{:.3f}, {:.3f}]".format(*t["held_out_ci95"]) if "held_out_ci95" in t else "",
+             t["train_wall_s"]) for t in data["table"]]
     return (f"StepTool-ToolBench-G1-v0, greedy pass rate (held-out: `test_instruction`), seeds {seeds}; ± is the "
-            "std over seeds.\n\n"
-            + md_table(("algorithm", "reward", "seeds", "env steps", "train", "held-out", "random", "train s"), rows))
+            "std over seeds, CI a 95% t-interval over seeds. `random` (uniform over the admissible calls), "
+            "`first_untried` and `kitchen_sink` (`steptool_gym.test.adversaries`) play the same held-out tasks.\n\n"
+            + _machine_line(data.get("machine"))
+            + md_table(("policy", "reward", "seeds", "env steps", "train", "held-out", "95% CI", "train s"), rows))
 
 
 def section_trainer(results: Path) -> str:

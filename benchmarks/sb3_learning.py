@@ -1,9 +1,13 @@
 """SB3 learning on StepTool-ToolBench-G1-v0: MaskablePPO and PPO, progress (default) vs final reward, seeds.
 
-    python benchmarks/sb3_learning.py [--timesteps 40000] [--seeds 0 1 2] [--json]
+    python benchmarks/sb3_learning.py [--timesteps 3000] [--seeds 0 1 2] [--algos ...] [--part NAME] [--json]
+    python benchmarks/sb3_learning.py --merge      # combine the --part files into sb3_learning.json
 
-Reports greedy pass rate on the train split and on held-out `test_instruction`, beside a uniform random
-choice among the same admissible calls, with env steps and wall time. Writes benchmarks/results/sb3_learning.json.
+Reports greedy pass rate on the train split and on held-out `test_instruction` (mean ± std and a 95% t-interval
+over seeds), beside a uniform random choice among the same admissible calls and the scripted ``first_untried``
+and ``kitchen_sink`` heuristics (`steptool_gym.test.adversaries`) on the same held-out tasks, with env steps and
+wall time. Writes benchmarks/results/sb3_learning.json (or ``sb3_learning.<part>.json`` with --part, so two
+processes can run side by side; --merge joins them).
 """
 
 from __future__ import annotations
@@ -14,55 +18,94 @@ import platform
 from pathlib import Path
 
 import numpy as np
+from learning import mean_ci95
 
-from steptool_gym.sb3_train import train_sb3
+from steptool_gym.sb3_train import heuristic_baseline, train_sb3
 
+ENV_ID = "StepTool-ToolBench-G1-v0"
+SPLIT = "test_instruction"
+HEURISTICS = ("first_untried", "kitchen_sink")
 RESULTS = Path(__file__).parent / "results" / "sb3_learning.json"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timesteps", type=int, default=40_000)
+    parser.add_argument("--timesteps", type=int, default=3_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--algos", nargs="+", default=["sb3-maskable-ppo", "sb3-ppo"])
     parser.add_argument("--modes", nargs="+", default=["progress", "final"])
+    parser.add_argument("--eval-episodes", type=int, default=200)
+    parser.add_argument("--part", default=None, help="write results/sb3_learning.<part>.json instead")
+    parser.add_argument("--merge", action="store_true", help="join the results/sb3_learning.*.json parts")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    runs = []
-    for seed in args.seeds:  # seed-major, each result saved at once: a run cut short keeps whole seeds
-        for algo in args.algos:
-            for mode in args.modes:
-                runs.append(train_sb3(algo, "StepTool-ToolBench-G1-v0", timesteps=args.timesteps, seed=seed,
-                                      reward_mode=mode))
-                _write(args, runs)
-    report = _write(args, runs)
+    if args.merge:
+        runs, baselines = [], {}
+        for part in sorted(RESULTS.parent.glob("sb3_learning.*.json")):
+            data = json.loads(part.read_text())
+            runs += data["runs"]
+            baselines.update(data["baselines"])
+        report = _write(RESULTS, runs, baselines)
+    else:
+        out = RESULTS.with_name(f"sb3_learning.{args.part}.json") if args.part else RESULTS
+        runs, baselines = [], {}
+        for seed in args.seeds:  # seed-major, each result saved at once: a run cut short keeps whole seeds
+            held = {"split": SPLIT, "reward_mode": "final"}  # IsSolved does not depend on the reward mode
+            baselines[str(seed)] = {p: heuristic_baseline(ENV_ID, p, episodes=args.eval_episodes,
+                                                          seed=20_000 + seed, **held) for p in HEURISTICS}
+            for algo in args.algos:
+                for mode in args.modes:
+                    runs.append(train_sb3(algo, ENV_ID, timesteps=args.timesteps, seed=seed, reward_mode=mode,
+                                          eval_episodes=args.eval_episodes))
+                    _write(out, runs, baselines)
+        report = _write(out, runs, baselines)
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"{'algo':<18}{'reward':<8}{'train':>8}{'held-out':>16}{'random':>8}{'wall s':>8}")
+    print(f"{'policy':<18}{'reward':<9}{'seeds':>5}{'steps':>7}{'train':>7}{'held-out ± std [95% CI]':>32}"
+          f"{'wall s':>8}")
     for t in report["table"]:
-        print(f"{t['algo']:<18}{t['reward_mode']:<8}{t['train_pass_rate']:>8.3f}"
-              f"{t['held_out_pass_rate']:>9.3f} ± {t['held_out_std']:.3f}{t['random_held_out']:>8.3f}"
-              f"{t['train_wall_s']:>8.1f}")
+        lo, hi = t["held_out_ci95"]
+        print(f"{t['algo']:<18}{t['reward_mode']:<9}{t['seeds']:>5}{t['timesteps']:>7}"
+              f"{t['train_pass_rate'] if t['train_pass_rate'] is not None else float('nan'):>7.3f}"
+              f"{t['held_out_pass_rate']:>11.3f} ± {t['held_out_std']:.3f} [{lo:.3f}, {hi:.3f}]"
+              f"{t['train_wall_s'] or 0:>8.1f}")
 
 
-def _write(args: argparse.Namespace, runs: list[dict]) -> dict:
+def _summary(values: list[float]) -> dict[str, object]:
+    """Mean, sample std and 95% Student-t interval over seeds (the interval is the mean alone for one seed)."""
+    mean, half = mean_ci95(values)
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return {"seeds": len(values), "held_out_pass_rate": mean, "held_out_std": std,
+            "held_out_ci95": [mean - (half or 0.0), mean + (half or 0.0)]}
+
+
+def _write(path: Path, runs: list[dict], baselines: dict[str, dict]) -> dict:
     table = []
-    for algo in args.algos:
-        for mode in args.modes:
+    for algo in dict.fromkeys(r["algo"] for r in runs):
+        for mode in dict.fromkeys(r["reward_mode"] for r in runs):
             rows = [r for r in runs if r["algo"] == algo and r["reward_mode"] == mode]
             if not rows:
                 continue
-            held = np.array([r["held_out"]["pass_rate"] for r in rows])
-            table.append({"algo": algo, "reward_mode": mode, "seeds": len(rows), "timesteps": args.timesteps,
+            table.append({"algo": algo, "reward_mode": mode, "timesteps": rows[0]["timesteps"],
+                          **_summary([r["held_out"]["pass_rate"] for r in rows]),
                           "train_pass_rate": float(np.mean([r["train"]["pass_rate"] for r in rows])),
-                          "held_out_pass_rate": float(held.mean()), "held_out_std": float(held.std()),
-                          "random_held_out": float(np.mean([r["random_held_out"]["pass_rate"] for r in rows])),
                           "train_wall_s": float(np.mean([r["train_wall_s"] for r in rows]))})
-    report = {"machine": {"python": platform.python_version(), "cpus": 2, "note": "2-core CPU, shared"},
-              "table": table, "runs": runs}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    seeds = sorted({str(r["seed"]) for r in runs})
+    random_rates = {str(r["seed"]): r["random_held_out"]["pass_rate"] for r in runs}
+    if seeds:  # baselines on the same held-out tasks (reset seeds 20000 + seed + i), one value per seed
+        table.append({"algo": "random", "reward_mode": "-", "timesteps": 0,
+                      **_summary([random_rates[s] for s in seeds]), "train_pass_rate": None, "train_wall_s": None})
+        for policy in HEURISTICS:
+            done = [s for s in seeds if s in baselines]
+            if done:
+                table.append({"algo": policy, "reward_mode": "-", "timesteps": 0,
+                              **_summary([baselines[s][policy]["pass_rate"] for s in done]),
+                              "train_pass_rate": None, "train_wall_s": None})
+    report = {"machine": {"python": platform.python_version(), "cores": 2, "note": "shared with other jobs"},
+              "env": ENV_ID, "held_out_split": SPLIT, "table": table, "baselines": baselines, "runs": runs}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 

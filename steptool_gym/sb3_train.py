@@ -19,7 +19,7 @@ import numpy as np
 from steptool_gym.rewards import DEFAULT_REWARD_MODE
 from steptool_gym.wrappers import make_sb3_env
 
-__all__ = ["SB3_ALGOS", "evaluate_sb3", "random_baseline", "train_main", "train_sb3"]
+__all__ = ["SB3_ALGOS", "evaluate_sb3", "heuristic_baseline", "random_baseline", "train_main", "train_sb3"]
 
 SB3_ALGOS = ("sb3-ppo", "sb3-a2c", "sb3-dqn", "sb3-maskable-ppo")
 
@@ -72,6 +72,21 @@ def random_baseline(env_id: str, *, episodes: int, seed: int, **env_kwargs: Any)
             if terminated or truncated:
                 break
         solved.append(info["is_solved"])
+    return {"pass_rate": float(np.mean(solved)), "episodes": episodes}
+
+
+def heuristic_baseline(env_id: str, policy: str, *, episodes: int, seed: int, **env_kwargs: Any) -> dict[str, float]:
+    """Pass rate of a scripted policy from `steptool_gym.test.adversaries` (``first_untried``, ``kitchen_sink``)
+    on the same tasks `evaluate_sb3` / `random_baseline` draw with the same `seed` (reset seeds seed + i)."""
+    import gymnasium as gym
+
+    from steptool_gym.test.adversaries import play
+
+    env = gym.make(env_id, **env_kwargs)
+    solved = []
+    for i in range(episodes):
+        env.reset(seed=seed + i)
+        solved.append(play(env, env.unwrapped._state.task_index, policy).solved)
     return {"pass_rate": float(np.mean(solved)), "episodes": episodes}
 
 
