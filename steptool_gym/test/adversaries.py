@@ -32,7 +32,6 @@ import gymnasium as gym
 from steptool_gym.actions import FINISH, ToolCall
 from steptool_gym.admissible import _observed
 from steptool_gym.env import ToolUseEnv
-from steptool_gym.infos import EnvInfos
 from steptool_gym.rewards import REWARD_MODES, RewardConfig
 from steptool_gym.status import Status
 
@@ -153,8 +152,7 @@ def battery(env_id: str, task_indices: Sequence[int] | None = None, n_tasks: int
 
     Tasks are `task_indices`, else the first `n_tasks` tasks that the oracle solves (a suite's tasks without a
     solved reference, e.g. StableToolBench queries no StepTool run solved, give nothing to compare against)."""
-    # The battery tests rewards; state keys are checked elsewhere (and cost a hash per step).
-    kwargs.setdefault("infos", EnvInfos(state_key=False))
+    # State keys stay on (the env's default): every adversary's step must also produce one without raising.
     env = make() if make is not None else gym.make(env_id, **kwargs)
     base: ToolUseEnv = env.unwrapped  # type: ignore[assignment]
     solved_only = task_indices is None
