@@ -17,8 +17,9 @@ Policies (each sees the unwrapped `ToolUseEnv` and the oracle's calls on the sam
 `check_reward_not_farmable(env_id)` requires the oracle's undiscounted return to be strictly higher than every
 adversary's on every task tried, except tasks that an immediate empty ``Finish`` solves by the suite's own judge
 (τ² tasks whose right outcome is to change nothing: no reward can rank the oracle above an equally correct
-instant answer; they are counted and returned, never hidden); `battery(env_id)` returns the per-policy returns and
-solve rates (``benchmarks/reward_farming.py`` tabulates them per reward mode).
+instant answer; they are counted and returned, never hidden) and an adversary's episode that replays the oracle's
+own step for step (`EpisodeResult.replays`: ``repeat`` on a τ² task whose oracle only answers); `battery(env_id)`
+returns the per-policy returns and solve rates (``benchmarks/reward_farming.py`` tabulates them per reward mode).
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ class EpisodeResult:
     steps: int
     calls: list[ToolCall] = field(default_factory=list)
     returns: dict[str, float] = field(default_factory=dict)
+
+    def replays(self, other: EpisodeResult) -> bool:
+        """Whether this episode is `other`'s own, step for step: the same task, calls, steps, return and verdict
+        (``repeat`` on a task whose oracle makes no call has nothing to repeat and plays the oracle's Finish)."""
+        return (self.task_index, self.steps, self.ret, self.solved) == (other.task_index, other.steps, other.ret,
+                                                                          other.solved) \
+            and [_key(c) for c in self.calls] == [_key(c) for c in other.calls]
 
 
 def _key(call: ToolCall) -> tuple[str, str]:
@@ -184,7 +192,7 @@ def check_reward_not_farmable(env_id: str, task_indices: Sequence[int] | None = 
     trivial = {r.task_index for r in results["empty"] if r.solved >= 1.0}
     for policy in adversaries:
         for oracle, adversary in zip(results["oracle"], results[policy], strict=True):
-            if oracle.task_index not in trivial and not oracle.ret > adversary.ret:
+            if oracle.task_index not in trivial and not adversary.replays(oracle) and not oracle.ret > adversary.ret:
                 raise AssertionError(
                     f"{env_id} task {oracle.task_index}: the {policy!r} adversary earns {adversary.ret:.4f} "
                     f">= the oracle's {oracle.ret:.4f} (calls: {[c.name for c in adversary.calls][:8]})")
