@@ -362,14 +362,16 @@ def section_farming(results: Path) -> str:
     out = ["Mean undiscounted return per reward mode × scripted policy, on tasks the oracle solves (count per "
            f"table; `gym.make(ID)` defaults; default mode `{data['default_mode']}`; 2-core CPU, shared). "
            "A mode can be farmed where an adversary's column beats the oracle's; `≥ oracle` is the share of "
-           "tasks where some adversary earns at least the oracle's return (tasks an instant empty Finish solves "
-           "are left out of it).\n"]
+           "tasks where some adversary earns at least the oracle's return (tasks an instant empty Finish solves, "
+           "and an adversary's episode that replays the oracle's own step for step, are left out of it).\n"]
     for s in data["suites"]:
         policies = list(next(iter(s["mean_return"].values())))
         rows = [(mode, *(f"{row[p]:.3f}" for p in policies),
                  f"{max(s['adversary_ge_oracle'][mode].values()):.2f}") for mode, row in s["mean_return"].items()]
+        replays = "".join(f"; `{p}` replays the oracle on task{'s' * (len(t) > 1)} {', '.join(map(str, t))}"
+                          for p, t in s.get("replays_oracle", {}).items())
         out.append(f"\n**{s['env_id']}** ({s['tasks']} tasks, {len(s['trivial_tasks'])} solved by an instant "
-                   "Finish)\n\n" + md_table(("mode", *policies, "≥ oracle"), rows))
+                   f"Finish{replays})\n\n" + md_table(("mode", *policies, "≥ oracle"), rows))
     if data.get("heuristics"):
         rows = [(h["group"], h["split"], h["tasks"], h["first_untried"], h["kitchen_sink"]) for h in data["heuristics"]]
         out.append("\nNo-learning heuristics through the discrete candidate list (solve rate, held-out):\n\n"

@@ -6,7 +6,8 @@ Each registered env (with no kwargs, so under its default reward) runs the oracl
 `steptool_gym.test.adversaries` on the first `--tasks` tasks the oracle solves; each episode's return is
 recomputed under every reward mode from its judged components (the policies do not depend on the reward).
 Reports per suite: mean return per mode × policy, the share of tasks where an adversary earns >= the oracle
-(under the default mode this must be 0), solve rates, and the first-untried / kitchen-sink heuristics' solve
+(under the default mode this must be 0; tasks an instant Finish solves and an adversary's episode that replays the
+oracle's own are left out, and listed), solve rates, and the first-untried / kitchen-sink heuristics' solve
 rates on held-out ToolBench G1/G2 splits. Writes benchmarks/results/reward_farming.json.
 """
 
@@ -37,10 +38,12 @@ def summarise(env_id: str, results: dict[str, list]) -> dict:
     table = {mode: {p: float(np.mean([r.returns[mode] for r in results[p]])) for p in POLICIES}
              for mode in REWARD_MODES}
     beats = {mode: {p: float(np.mean([a.returns[mode] >= o.returns[mode] for a, o in zip(results[p], oracle)
-                                      if o.task_index not in trivial] or [0.0]))
+                                      if o.task_index not in trivial and not a.replays(o)] or [0.0]))
                     for p in ADVERSARIES} for mode in REWARD_MODES}
+    replays = {p: [a.task_index for a, o in zip(results[p], oracle) if o.task_index not in trivial and a.replays(o)]
+               for p in ADVERSARIES}
     return {"env_id": env_id, "tasks": len(oracle), "trivial_tasks": sorted(trivial), "mean_return": table,
-            "adversary_ge_oracle": beats,
+            "adversary_ge_oracle": beats, "replays_oracle": {p: t for p, t in replays.items() if t},
             "solve_rate": {p: float(np.mean([r.solved >= 1.0 for r in results[p]])) for p in POLICIES}}
 
 

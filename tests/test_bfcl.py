@@ -169,6 +169,39 @@ def test_pickle_snapshot_and_state_key():
     assert env.state_key() not in (key, clone.state_key())
 
 
+def test_self_referencing_state_keeps_a_state_key():
+    """``mkdir ''`` then ``cp '' ''`` puts a directory inside its own contents (the "cycle" adversary found it):
+    every later step still returns a state key, which the self-reference changes, and pickling still works."""
+    env = gym.make(ENV_ID).unwrapped
+    env.reset(options={"task_id": BASE_0})
+    env.step(ToolCall("mkdir", {"dir_name": ""}))
+    before = env.state_key()
+    _, _, _, _, info = env.step(ToolCall("cp", {"source": "", "destination": ""}))
+    assert info["state_key"] != before and len(info["state_key"]) == 32
+    for call in (ToolCall("ls", {}), ToolCall("find", {}), ToolCall("cd", {"folder": ""}), ToolCall("pwd", {})):
+        assert len(env.step(call)[-1]["state_key"]) == 32
+    assert pickle.loads(pickle.dumps(env)).state_key() == env.state_key()
+
+
+def test_canonical_state_is_bounded_on_any_object_graph():
+    from steptool_envs.bfcl.suite import _MAX_DEPTH, _canonical
+
+    loop: dict = {"a": [1]}
+    loop["a"].append(loop)
+    assert _canonical(loop) == {"a": [1, "<cycle>"]}
+    shared = [0]
+    assert _canonical({"x": shared, "y": shared}) == {"x": [0], "y": [0]}  # shared, not cyclic: both kept
+    deep: list = []
+    node = deep
+    for _ in range(10 * sys.getrecursionlimit()):
+        node.append([])
+        node = node[0]
+    out, depth = _canonical(deep), 0
+    while isinstance(out, list):
+        out, depth = out[0], depth + 1
+    assert out == "<deep>" and depth == _MAX_DEPTH
+
+
 def test_episodes_do_not_share_simulators():
     a, b = BFCLMultiTurnEnv(), BFCLMultiTurnEnv()
     a.reset(options={"task_id": BASE_0})

@@ -86,3 +86,26 @@ def test_repeat_farming_scores_low_tool_call_precision():
         play(env, index, "oracle")
         oracle.append(env.unwrapped.history)
     assert tool_call_scores(oracle)["tool_call_f1"] > 0.9
+
+
+def test_bfcl_adversaries_run_with_state_keys_on():
+    """The "cycle" adversary once made a BFCL step raise RecursionError in `state_key` (a directory copied into
+    itself); the battery runs with the env's default infos, state keys included."""
+    pytest.importorskip("bfcl_eval")
+    results = battery("StepTool-BFCL-MultiTurn-v0", task_indices=range(6), policies=("oracle", "cycle", "distractor"))
+    assert [r.steps > 1 for r in results["cycle"]] == [True] * 6
+    env = gym.make("StepTool-BFCL-MultiTurn-v0")
+    assert "state_key" in env.reset(options={"task_index": 0})[1]
+
+
+def test_an_episode_replaying_the_oracles_is_not_farming():
+    """τ² Retail task 24 is answered without a call: ``repeat`` has nothing to repeat and plays the oracle's own
+    Finish (a tie that no reward can break); every other adversary still earns less there."""
+    pytest.importorskip("tau2")
+    env_id = "StepTool-Tau2-Retail-v0"
+    _skip_if_unavailable(env_id)
+    results = check_reward_not_farmable(env_id, task_indices=[24], adversaries=_adversaries(env_id))
+    oracle, repeat = results["oracle"][0], results["repeat"][0]
+    assert oracle.calls == [] and oracle.solved == 1.0 and results["trivial"] == []
+    assert repeat.replays(oracle) and not results["echo"][0].replays(oracle)
+    assert all(results[p][0].ret < oracle.ret for p in _adversaries(env_id) if p != "repeat")

@@ -153,6 +153,27 @@ def test_worlds_are_copy_on_write_and_never_shared():
     assert a.suite.db.get_hash() == a.suite.db_hash
 
 
+def test_repeated_cancellation_cannot_grow_the_database_without_bound():
+    """τ²'s cancel_reservation doubles the payment history on every repeat (the "repeat" adversary reached GBs):
+    the first repeats run as in τ², the one that would pass MAX_PAYMENT_HISTORY is an error that changes nothing."""
+    from steptool_envs.tau2.suite import MAX_PAYMENT_HISTORY
+
+    env = Tau2Env("airline")
+    env.reset(options={"task_index": 7})
+    call = ToolCall("cancel_reservation", {"reservation_id": "59XX6W"})
+    statuses = []
+    for _ in range(30):
+        obs, _, terminated, truncated, _ = env.step(call)
+        statuses.append(env.history[-1].status)
+        if terminated or truncated:
+            break
+    history = env.judge_state.world.db.reservations["59XX6W"].payment_history
+    assert len(statuses) > 12 and statuses[:3] == [Status.OK] * 3 and Status.OK not in statuses[12:]
+    assert MAX_PAYMENT_HISTORY // 2 < len(history) <= MAX_PAYMENT_HISTORY
+    assert env.suite.db.reservations["59XX6W"].payment_history is not history  # the pristine one is untouched
+    assert len(env.suite.db.reservations["59XX6W"].payment_history) < 4
+
+
 def test_determinism_pickle_and_snapshot_after_a_write():
     def rollout(env):
         return env.step(env.oracle_action())[:2]  # Finish: scores the written database

@@ -123,20 +123,40 @@ def parse_call(text: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
     return node.func.id, args, kwargs
 
 
-def _canonical(value: Any) -> Any:
-    """JSON-able canonical form of simulator state: sorted mappings, objects as their public attributes."""
-    if isinstance(value, Mapping):
-        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return sorted(repr(v) for v in value)
+_MAX_DEPTH = 128  # deeper simulator state is summarised (a step must never hit Python's recursion limit)
+
+
+def _canonical(value: Any, _path: set[int] | None = None, _depth: int = 0) -> Any:
+    """JSON-able canonical form of simulator state: sorted mappings, objects as their public attributes.
+
+    Calls can make the state self-referencing (``cp`` of the current directory onto itself puts the directory
+    inside its own ``contents``): a container already on the path from the root becomes ``"<cycle>"``, and one
+    nested deeper than ``_MAX_DEPTH`` becomes ``"<deep>"``, so any object graph canonicalises without
+    recursing past ``_MAX_DEPTH`` levels."""
     if value is None or isinstance(value, str | int | float | bool):
         return value
-    if hasattr(value, "__dict__"):
+    if isinstance(value, set | frozenset):
+        return sorted(repr(v) for v in value)
+    if not isinstance(value, Mapping | list | tuple) and not hasattr(value, "__dict__"):
+        return repr(value)
+    path = set() if _path is None else _path
+    key = id(value)
+    if key in path:
+        return "<cycle>"
+    if _depth >= _MAX_DEPTH:
+        return "<deep>"
+    path.add(key)
+    depth = _depth + 1
+    try:
+        if isinstance(value, Mapping):
+            return {str(k): _canonical(v, path, depth) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        if isinstance(value, list | tuple):
+            return [_canonical(v, path, depth) for v in value]
         # `parent` is GorillaFileSystem's back-pointer up the directory tree; following it would loop.
-        return {k: _canonical(v) for k, v in sorted(vars(value).items()) if not k.startswith("_") and k != "parent"}
-    return repr(value)
+        return {k: _canonical(v, path, depth) for k, v in sorted(vars(value).items())
+                if not k.startswith("_") and k != "parent"}
+    finally:
+        path.discard(key)
 
 
 def bfcl_result_text(value: Any) -> str:
@@ -573,8 +593,9 @@ def _state_json(instance: Any) -> str:
 
 def _path(file_system: Any) -> str:
     """GorillaFileSystem's current directory as a path (it is private state that later calls depend on)."""
-    parts, node = [], file_system._current_dir
-    while node is not None:
+    parts, node, seen = [], file_system._current_dir, set()
+    while node is not None and id(node) not in seen:  # `seen`: a parent chain that calls made loop ends
+        seen.add(id(node))
         parts.append(node.name)
         node = node.parent
     return "/".join(reversed(parts))

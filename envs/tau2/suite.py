@@ -369,6 +369,27 @@ class Tau2Episode:
     checks: dict[str, float] = field(default_factory=dict)
 
 
+# τ²'s airline ``cancel_reservation`` appends a refund for every entry of the payment history, refunds included,
+# so each repeat on the same reservation doubles it: 26 repeats hold 2^26 payments (GBs, as the "repeat" adversary
+# found). No gold database holds a history this long (a reservation's is 1-3 entries), so a task whose history
+# reached it is already failed under τ²'s DB check: refusing the next doubling changes no outcome.
+MAX_PAYMENT_HISTORY = 512
+
+
+def _refuse_runaway(db: Any, name: str, arguments: Mapping[str, Any]) -> None:
+    """Raise (a τ² error message) for a call that would grow the database past `MAX_PAYMENT_HISTORY`."""
+    if name != "cancel_reservation":
+        return
+    reservations = getattr(db, "reservations", None)
+    key = arguments.get("reservation_id")
+    if not isinstance(reservations, dict) or not isinstance(key, str) or key not in reservations:
+        return
+    history = dict.__getitem__(reservations, key).payment_history  # a read: no copy-on-write copy
+    if 2 * len(history) > MAX_PAYMENT_HISTORY:
+        raise ValueError(f"Reservation {key} has {len(history)} payment history entries; cancelling it again "
+                         f"would exceed {MAX_PAYMENT_HISTORY}")
+
+
 class Tau2Backend:
     """Runs a validated call with the domain toolkit on the episode's database, as τ²'s environment does."""
 
@@ -382,6 +403,7 @@ class Tau2Backend:
         if not isinstance(episode, Tau2Episode):
             return None
         try:
+            _refuse_runaway(episode.world.db, api.name, arguments)
             with episode.world.access(not self.suite.read_only[api.name]) as db:
                 response = self.suite.run_tool(db, api.name, arguments)
         except Exception as exc:  # noqa: BLE001 - τ² turns any tool exception into an "Error: ..." message

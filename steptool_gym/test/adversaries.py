@@ -17,8 +17,9 @@ Policies (each sees the unwrapped `ToolUseEnv` and the oracle's calls on the sam
 `check_reward_not_farmable(env_id)` requires the oracle's undiscounted return to be strictly higher than every
 adversary's on every task tried, except tasks that an immediate empty ``Finish`` solves by the suite's own judge
 (τ² tasks whose right outcome is to change nothing: no reward can rank the oracle above an equally correct
-instant answer; they are counted and returned, never hidden); `battery(env_id)` returns the per-policy returns and
-solve rates (``benchmarks/reward_farming.py`` tabulates them per reward mode).
+instant answer; they are counted and returned, never hidden) and an adversary's episode that replays the oracle's
+own step for step (`EpisodeResult.replays`: ``repeat`` on a τ² task whose oracle only answers); `battery(env_id)`
+returns the per-policy returns and solve rates (``benchmarks/reward_farming.py`` tabulates them per reward mode).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import gymnasium as gym
 from steptool_gym.actions import FINISH, ToolCall
 from steptool_gym.admissible import _observed
 from steptool_gym.env import ToolUseEnv
-from steptool_gym.infos import EnvInfos
 from steptool_gym.rewards import REWARD_MODES, RewardConfig
 from steptool_gym.status import Status
 
@@ -54,6 +54,13 @@ class EpisodeResult:
     steps: int
     calls: list[ToolCall] = field(default_factory=list)
     returns: dict[str, float] = field(default_factory=dict)
+
+    def replays(self, other: EpisodeResult) -> bool:
+        """Whether this episode is `other`'s own, step for step: the same task, calls, steps, return and verdict
+        (``repeat`` on a task whose oracle makes no call has nothing to repeat and plays the oracle's Finish)."""
+        return (self.task_index, self.steps, self.ret, self.solved) == (other.task_index, other.steps, other.ret,
+                                                                          other.solved) \
+            and [_key(c) for c in self.calls] == [_key(c) for c in other.calls]
 
 
 def _key(call: ToolCall) -> tuple[str, str]:
@@ -153,8 +160,7 @@ def battery(env_id: str, task_indices: Sequence[int] | None = None, n_tasks: int
 
     Tasks are `task_indices`, else the first `n_tasks` tasks that the oracle solves (a suite's tasks without a
     solved reference, e.g. StableToolBench queries no StepTool run solved, give nothing to compare against)."""
-    # The battery tests rewards; state keys are checked elsewhere (and cost a hash per step).
-    kwargs.setdefault("infos", EnvInfos(state_key=False))
+    # State keys stay on (the env's default): every adversary's step must also produce one without raising.
     env = make() if make is not None else gym.make(env_id, **kwargs)
     base: ToolUseEnv = env.unwrapped  # type: ignore[assignment]
     solved_only = task_indices is None
@@ -186,7 +192,7 @@ def check_reward_not_farmable(env_id: str, task_indices: Sequence[int] | None = 
     trivial = {r.task_index for r in results["empty"] if r.solved >= 1.0}
     for policy in adversaries:
         for oracle, adversary in zip(results["oracle"], results[policy], strict=True):
-            if oracle.task_index not in trivial and not oracle.ret > adversary.ret:
+            if oracle.task_index not in trivial and not adversary.replays(oracle) and not oracle.ret > adversary.ret:
                 raise AssertionError(
                     f"{env_id} task {oracle.task_index}: the {policy!r} adversary earns {adversary.ret:.4f} "
                     f">= the oracle's {oracle.ret:.4f} (calls: {[c.name for c in adversary.calls][:8]})")
