@@ -123,8 +123,23 @@ def parse_call(text: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
     return node.func.id, args, kwargs
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _canonical(value: Any) -> Any:
     """JSON-able canonical form of simulator state: sorted mappings, objects as their public attributes."""
+    # Exact-type fast paths first (`state_key` re-dumps a called simulator every step): the same values as the
+    # general branches below, without their ABC `isinstance` checks.
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    scalars = _SCALARS
+    if kind is dict:
+        if all(type(k) is str for k in value):
+            return {k: v if type(v := value[k]) in scalars else _canonical(v) for k in sorted(value)}
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if kind is list:
+        return [v if type(v) in scalars else _canonical(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, list | tuple):
@@ -135,7 +150,8 @@ def _canonical(value: Any) -> Any:
         return value
     if hasattr(value, "__dict__"):
         # `parent` is GorillaFileSystem's back-pointer up the directory tree; following it would loop.
-        return {k: _canonical(v) for k, v in sorted(vars(value).items()) if not k.startswith("_") and k != "parent"}
+        return {k: v if type(v) in scalars else _canonical(v) for k, v in sorted(vars(value).items())
+                if not k.startswith("_") and k != "parent"}
     return repr(value)
 
 
@@ -567,8 +583,9 @@ class BFCLSuite:
 
 
 def _state_json(instance: Any) -> str:
-    """A simulator's public state as `state_key` hashes it."""
-    return json.dumps(_canonical(instance), sort_keys=True, default=repr)
+    """A simulator's public state as `state_key` hashes it. `_canonical` builds every mapping with its keys
+    sorted, so this is the text ``json.dumps(..., sort_keys=True)`` gives, without re-sorting each dict."""
+    return json.dumps(_canonical(instance), default=repr)
 
 
 def _path(file_system: Any) -> str:
