@@ -115,6 +115,58 @@ def test_bfcl_state_key_equals_a_full_dump() -> None:
         assert env.state_key() == full_dump_key(env.task, env.judge_state)
 
 
+def _canonical_reference(value):  # BFCL's `_canonical` before its exact-type fast paths (general branches only)
+    from collections.abc import Mapping
+
+    if isinstance(value, Mapping):
+        return {str(k): _canonical_reference(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, list | tuple):
+        return [_canonical_reference(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(repr(v) for v in value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if hasattr(value, "__dict__"):
+        return {k: _canonical_reference(v) for k, v in sorted(vars(value).items())
+                if not k.startswith("_") and k != "parent"}
+    return repr(value)
+
+
+def test_bfcl_canonical_fast_paths_match_the_general_form() -> None:
+    _make_or_skip("StepTool-BFCL-MultiTurn-v0")
+    from steptool_envs.bfcl.suite import _canonical, _state_json
+
+    class Obj:
+        def __init__(self) -> None:
+            self.b, self.a, self._hidden, self.parent = (1, 2.5), {3: "x", 10: None, "k": {9, 1}}, 1, "up"
+
+    odd = {10: [True, None], 9: {"z": Obj(), "a": frozenset({"q"})}, "m": ({1: 2},), 1.5: b"raw"}
+    assert _canonical(odd) == _canonical_reference(odd)
+    assert _state_json(odd) == json.dumps(_canonical_reference(odd), sort_keys=True, default=repr)
+    env = gym.make("StepTool-BFCL-MultiTurn-v0").unwrapped
+    for index in range(0, 60, 6):
+        env.reset(options={"task_index": index})
+        for _ in range(4):
+            for inst in env.judge_state.instances.values():
+                assert _state_json(inst) == json.dumps(_canonical_reference(inst), sort_keys=True, default=repr)
+            if env.step(env.oracle_action())[2]:
+                break
+
+
+def test_toolbench_memoised_finish_judgement_is_exact() -> None:
+    from steptool_envs.toolbench.judge import _judge_answer, _judge_answer_cached
+
+    env = gym.make("StepTool-ToolBench-v0").unwrapped
+    verdicts = set()
+    for task in env.suite.tasks[:100]:
+        answer = task.gold.answer
+        for text in (answer, answer.upper(), answer[: len(answer) // 2], answer + " 12345 extra words", "No idea."):
+            if text.strip():
+                assert _judge_answer_cached(task, text) == _judge_answer(task, text) == _judge_answer(task, text)
+                verdicts.add(_judge_answer(task, text))
+    assert len(verdicts) >= 2
+
+
 def _check_tau2_record_comparison(domain: str, tasks: int) -> None:
     _make_or_skip(f"StepTool-Tau2-{domain.title()}-v0")
     from steptool_envs.tau2 import Tau2Env
