@@ -124,6 +124,7 @@ def parse_call(text: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
 
 
 _MAX_DEPTH = 128  # deeper simulator state is summarised (a step must never hit Python's recursion limit)
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _canonical(value: Any, _path: set[int] | None = None, _depth: int = 0) -> Any:
@@ -133,7 +134,10 @@ def _canonical(value: Any, _path: set[int] | None = None, _depth: int = 0) -> An
     inside its own ``contents``): a container already on the path from the root becomes ``"<cycle>"``, and one
     nested deeper than ``_MAX_DEPTH`` becomes ``"<deep>"``, so any object graph canonicalises without
     recursing past ``_MAX_DEPTH`` levels."""
-    if value is None or isinstance(value, str | int | float | bool):
+    # Exact-type fast paths (`state_key` re-dumps a called simulator every step): the same values as the general
+    # branches, without their ABC `isinstance` checks.
+    kind = type(value)
+    if kind in _SCALARS or isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, set | frozenset):
         return sorted(repr(v) for v in value)
@@ -147,13 +151,18 @@ def _canonical(value: Any, _path: set[int] | None = None, _depth: int = 0) -> An
         return "<deep>"
     path.add(key)
     depth = _depth + 1
+    scalars = _SCALARS
     try:
+        if kind is dict and all(type(k) is str for k in value):
+            return {k: v if type(v := value[k]) in scalars else _canonical(v, path, depth) for k in sorted(value)}
         if isinstance(value, Mapping):
             return {str(k): _canonical(v, path, depth) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        if kind is list:
+            return [v if type(v) in scalars else _canonical(v, path, depth) for v in value]
         if isinstance(value, list | tuple):
             return [_canonical(v, path, depth) for v in value]
         # `parent` is GorillaFileSystem's back-pointer up the directory tree; following it would loop.
-        return {k: _canonical(v, path, depth) for k, v in sorted(vars(value).items())
+        return {k: v if type(v) in scalars else _canonical(v, path, depth) for k, v in sorted(vars(value).items())
                 if not k.startswith("_") and k != "parent"}
     finally:
         path.discard(key)
@@ -587,8 +596,9 @@ class BFCLSuite:
 
 
 def _state_json(instance: Any) -> str:
-    """A simulator's public state as `state_key` hashes it."""
-    return json.dumps(_canonical(instance), sort_keys=True, default=repr)
+    """A simulator's public state as `state_key` hashes it. `_canonical` builds every mapping with its keys
+    sorted, so this is the text ``json.dumps(..., sort_keys=True)`` gives, without re-sorting each dict."""
+    return json.dumps(_canonical(instance), default=repr)
 
 
 def _path(file_system: Any) -> str:
