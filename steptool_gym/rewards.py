@@ -34,7 +34,7 @@ changes which behaviour pays best.
 
 ``step`` is the paper's formula, kept bit-exact. It can be farmed online: every successful call pays at least
 α/(α+1), so repeating a satisfied gold call until truncation out-earns solving the task (measured on synthetic
-G1 at the 12-step limit, 50 tasks: 6.92 per episode for the repeat policy vs 2.98 for the oracle; 10.18 vs 2.96 on
+G1 at the 12-step limit, 50 tasks: 6.92 per episode for the repeat policy vs 2.98 for the oracle; 9.96 vs 2.89 on
 StableToolBench; see ``benchmarks/results/reward_farming.json``).
 
 A custom ``reward_fn(components) -> float`` replaces the table entirely (``phi``/``phi_next`` are in the
