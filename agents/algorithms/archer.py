@@ -177,8 +177,6 @@ class ArCHer(Algorithm):
                  env_kwargs: Mapping[str, Any] | None = None, offline: list[Trajectory] | None = None,
                  generator: Generator | None = None, fmt: PromptFormat | None = None) -> None:
         super().__init__(cfg, policy, make_envs, env_kwargs=env_kwargs, fmt=fmt)
-        if policy.device.type != "cpu":
-            raise ValueError("ArCHer runs on the CPU only; load the policy with model.device = 'cpu'")
         self.pad_id = int(policy.tokenizer.pad_token_id)
         self.envs = make_envs(cfg.rollout.num_envs)
         self.generator = generator or HFGenerator.from_config(policy.model, self.tokenizer, cfg.rollout)

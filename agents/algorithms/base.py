@@ -120,6 +120,8 @@ class Algorithm:
                  env_kwargs: Mapping[str, Any] | None = None, offline: list[Trajectory] | None = None,
                  generator: Generator | None = None, fmt: PromptFormat | None = None) -> None:
         self.spec: AlgorithmSpec = registry.get(cfg.algo)
+        if self.spec.cpu_only and policy.device.type != "cpu":
+            raise ValueError(f"{type(self).__name__} runs on the CPU only; load the policy with model.device = 'cpu'")
         self.cfg = cfg
         self.policy = policy
         self.tokenizer = policy.tokenizer
