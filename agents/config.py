@@ -60,7 +60,7 @@ LEGACY_PPO_MODES = {"steptool": "step_gae", "no_step_reward": "outcome_step_gae"
                     "final_token": "outcome_token_discount", "no_step_opt": "step_token_gae",
                     "compat": "official_tokens"}
 _WARNED: set[str] = set()
-PROMPT_FORMATS = ("react", "react_compact", "chat")
+PROMPT_FORMATS = ("react", "react_compact", "react_terse", "chat")
 MAX_CONFIG_INT = 2**53  # |int| accepted for any integer setting (exact as a float; far above any real size)
 MAX_SEED = 2**32  # seeds are in [0, MAX_SEED): numpy's legacy seeding refuses larger ones
 
@@ -117,6 +117,9 @@ class ModelConfig:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.0
+    # LoRA on the top N decoder layers only (0: all). Layers below the lowest adapted one need no backward pass
+    # and keep no activations for it: most of a small model's training cost on a CPU.
+    lora_layers: int = 0
     lora_target_modules: list[str] = field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     )
@@ -136,6 +139,7 @@ class ModelConfig:
                "model.max_prompt_tokens must be in [0, max_context_tokens]")
         _check(self.lora_r > 0 and self.lora_alpha > 0, "model.lora_r and lora_alpha must be positive")
         _check(0.0 <= self.lora_dropout < 1.0, "model.lora_dropout must be in [0, 1)")
+        _check(self.lora_layers >= 0, "model.lora_layers must be >= 0 (0: every layer)")
         _check(bool(self.lora_target_modules), "model.lora_target_modules must not be empty")
         _check(re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device) is not None,
                f"model.device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {self.device!r}")

@@ -66,5 +66,5 @@ def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int,
     return {"env": cfg.env_id, "split": split, "episodes": len(trajs), "pass_rate": stats["pass_rate"],
             "avg_steps": stats["avg_steps"], "tool_call_precision": stats["tool_call_precision"],
             "tool_call_recall": stats["tool_call_recall"], "tool_call_f1": stats["tool_call_f1"],
-            "mean_return": stats["mean_return"],
+            "mean_return": stats["mean_return"], "action_tokens": int(sum(sum(t.action_mask) for t in trajs)),
             "per_task": sorted([t.task_id, float(t.is_solved)] for t in trajs)}

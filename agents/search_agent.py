@@ -38,7 +38,7 @@ def conversation_ids(env: ToolUseEnv, initial_observation: str, fmt: PromptForma
     ids = prompt_ids(tokenizer, fmt.initial(initial_observation, messages[:2], env.tools), max_prompt_tokens)
     eos_id, eos = int(tokenizer.eos_token_id), tokenizer.eos_token
     for record in env.history:
-        text = record.call.to_react() if record.call is not None else record.raw
+        text = fmt.render_action(record.call) if record.call is not None else record.raw
         name = record.call.name if record.call is not None else ""
         ids += encode(tokenizer, text) + [eos_id]
         ids += encode(tokenizer, after_action_text(fmt, eos, True, record.observation, name),

@@ -28,7 +28,7 @@ from steptool_agents.rollout.envs import env_kwargs
 from steptool_agents.rollout.offline import load_sft_json
 from steptool_agents.rollout.oracle import demo_trajectories, episode_texts, oracle_episodes
 
-__all__ = ["build_base_model", "run_device"]
+__all__ = ["build_base_model", "run_device", "untrained_model_dir"]
 
 
 def run_device(cfg: TrainConfig) -> torch.device:
@@ -38,6 +38,14 @@ def run_device(cfg: TrainConfig) -> torch.device:
 
 def _cache_dir() -> Path:
     return Path(os.environ.get("STEPTOOL_CACHE", "~/.cache/steptool")).expanduser()
+
+
+def untrained_model_dir(cfg: TrainConfig, out: Path) -> Path:
+    """The model before any training: SmolLM2's converted copy, a local model's directory, or (tiny) the random
+    initialisation `build_base_model` keeps in ``OUT/untrained``."""
+    if cfg.model.name == "smollm2":
+        return prepare_smollm2(_cache_dir())
+    return out / "untrained" if cfg.model.name == "tiny" else Path(cfg.model.name)
 
 
 def build_base_model(cfg: TrainConfig, out: Path, console: Console | None = None) -> Path:
@@ -51,9 +59,11 @@ def build_base_model(cfg: TrainConfig, out: Path, console: Console | None = None
     episodes = oracle_episodes(cfg.env_id, max(cfg.sft.episodes, m.tokenizer_episodes if m.name == "tiny" else 0),
                                cfg.seed, **env_kwargs(cfg, cfg.split))
     if m.name == "tiny":
-        tokenizer = train_bpe_tokenizer(episode_texts(episodes[:m.tokenizer_episodes], "</s>",
-                                                        compact=m.prompt_format == "react_compact"), m.vocab_size)
+        corpus_format = "react" if m.prompt_format == "chat" else m.prompt_format  # a new tokenizer has no template
+        tokenizer = train_bpe_tokenizer(episode_texts(episodes[:m.tokenizer_episodes], "</s>", corpus_format),
+                                        m.vocab_size)
         model = build_tiny_model(m, tokenizer, cfg.seed)
+        save_base_model(model, tokenizer, out / "untrained", {"source": "tiny", "sft": None, "config": cfg.to_dict()})
         say(f"tiny {m.arch}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, "
             f"vocab {len(tokenizer)}")
     else:

@@ -43,7 +43,7 @@ from steptool_agents.rollout.envs import env_kwargs
 cfg = quickstart_config()
 m = cfg.model
 eps = oracle_episodes(cfg.env_id, int(sys.argv[2]), 0, **env_kwargs(cfg, cfg.split))
-tok = train_bpe_tokenizer(episode_texts(eps, "</s>", compact=True), m.vocab_size)
+tok = train_bpe_tokenizer(episode_texts(eps, "</s>", m.prompt_format), m.vocab_size)
 trajs = demo_trajectories(eps, make_format(m.prompt_format, tok), tok, m.max_prompt_tokens)
 policy = Policy(build_tiny_model(m, tok, 0), tok, m)
 cpu0, wall0 = time.process_time(), time.perf_counter()

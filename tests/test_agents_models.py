@@ -68,6 +68,20 @@ def test_policy_forward_values_and_lora_only_trainable(base_dir) -> None:
     assert names and all("lora_" in n or n.startswith("value_head") for n in names)
 
 
+def test_lora_layers_adapts_only_the_top_layers_and_skips_the_backward_below(base_dir) -> None:
+    cfg = ModelConfig(**{**CFG.__dict__, "lora_layers": 1})
+    policy = load_policy(base_dir, cfg)
+    adapted = {n.split(".layers.")[1].split(".")[0] for n, p in policy.named_parameters()
+               if p.requires_grad and "lora_" in n}
+    assert adapted == {str(CFG.num_layers - 1)}  # the top layer only
+    ids = torch.tensor([[1, 5, 6, 7, 8]])
+    hidden, _ = policy(ids, torch.ones_like(ids))
+    hidden.sum().backward()
+    assert all(p.grad is not None for n, p in policy.named_parameters() if p.requires_grad and "lora_" in n)
+    with pytest.raises(ValueError, match="lora_layers"):
+        ModelConfig(lora_layers=-1)
+
+
 def test_reference_is_adapter_disabled_without_a_second_copy(base_dir) -> None:
     policy = load_policy(base_dir, CFG)
     with torch.no_grad():  # make the adapter non-trivial

@@ -121,6 +121,32 @@ def test_compact_react_format_lists_signatures_then_the_query(tok) -> None:
         make_format("compact", tok)
 
 
+def test_terse_format_drops_the_thought_and_the_env_reads_it_alike(tok) -> None:
+    from steptool_agents.policy.prompts import TerseReActFormat
+    from steptool_gym.actions import ToolCall, parse_react
+
+    call = ToolCall("city_search_for_geo", {"name": "Paris"}, "I will call city_search_for_geo.")
+    fmt = make_format("react_terse", tok)
+    assert isinstance(fmt, TerseReActFormat) and isinstance(fmt, CompactReActFormat)
+    assert fmt.render_action(call) == 'Action: city_search_for_geo\nAction Input: {"name": "Paris"}'
+    assert make_format("react_compact", tok).render_action(call) == call.to_react()
+    parsed = parse_react(fmt.render_action(call))
+    assert (parsed.name, parsed.arguments) == (call.name, call.arguments)
+
+
+def test_terse_demos_train_on_the_terse_text_and_keep_the_rewards() -> None:
+    import steptool_gym  # noqa: F401 - registers the envs
+    from steptool_agents.rollout.oracle import demo_trajectories, oracle_episodes
+
+    episodes = oracle_episodes("StepTool-ToolBench-v0", 3, 0, split="train", group="G1")
+    tok = train_bpe_tokenizer(CORPUS, 400)
+    terse, full = (demo_trajectories(episodes, make_format(f, tok), tok) for f in ("react_terse", "react_compact"))
+    for t, f in zip(terse, full, strict=True):
+        assert t.rewards == f.rewards and t.is_solved == f.is_solved == 1.0
+        assert all(a.startswith("Action: ") for a in t.actions_text)
+        assert sum(t.action_mask) < sum(f.action_mask)  # fewer tokens to generate and train on
+
+
 def test_chat_template_format_with_tools(tok) -> None:
     tok = train_bpe_tokenizer(CORPUS, 400)
     tok.chat_template = (

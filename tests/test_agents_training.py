@@ -162,7 +162,7 @@ def test_quickstart_runs_end_to_end_and_writes_table_plot(tmp_path: Path, capsys
     assert "SFT" in printed and "StepTool" in printed and "pass rate" in printed
     run = tmp_path / "run"
     summary = json.loads((run / "quickstart.json").read_text())
-    assert set(summary["results"]) == {"SFT", "StepTool"}
+    assert set(summary["results"]) == {"untrained", "SFT", "StepTool"}
     assert summary["results"]["StepTool"]["episodes"] == 4
     assert (run / "comparison.png").stat().st_size > 1000
     assert len(read_csv(run / "metrics.csv")) == 2

@@ -109,3 +109,27 @@ def test_bench_presets_build_a_valid_config_for_every_method(preset: Path) -> No
     for name, overrides in METHODS.items():
         if overrides["algo"] in ALGOS:
             assert TrainConfig.from_dict(merge(data, overrides)).algo == overrides["algo"], name
+
+
+def test_gpu_quickstart_refuses_without_cuda_in_one_line(capsys) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is visible: the script would run for minutes")
+    from gpu_quickstart import main
+
+    assert main(["--out", "unused"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no CUDA device" in err[0]
+
+
+def test_gpu_quickstart_preset_is_the_quickstart_recipe_on_cuda() -> None:
+    pytest.importorskip("torch")
+    from steptool_agents.config import load_config
+    from steptool_agents.quickstart import quickstart_config
+
+    gpu, cpu = load_config(Path(__file__).resolve().parent.parent / "configs" / "gpu_quickstart.toml"), \
+        quickstart_config()
+    assert gpu.model.device == "cuda" and gpu.model.name == cpu.model.name == "smollm2"
+    assert (gpu.algo, gpu.env_id, gpu.group, gpu.eval_split, gpu.model.prompt_format) == \
+        (cpu.algo, cpu.env_id, cpu.group, cpu.eval_split, cpu.model.prompt_format)
+    assert gpu.eval_episodes >= cpu.eval_episodes and gpu.sft.episodes >= cpu.sft.episodes

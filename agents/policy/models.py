@@ -169,8 +169,11 @@ class Policy(nn.Module):
     def __init__(self, model: PreTrainedModel | PeftModel, tokenizer: Any, cfg: ModelConfig) -> None:
         super().__init__()
         if not isinstance(model, PeftModel):
+            depth = int(model.config.num_hidden_layers)
+            top = list(range(max(0, depth - cfg.lora_layers), depth)) if cfg.lora_layers else None
             lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                              target_modules=list(cfg.lora_target_modules), task_type="CAUSAL_LM")
+                              target_modules=list(cfg.lora_target_modules), layers_to_transform=top,
+                              task_type="CAUSAL_LM")
             model = get_peft_model(model, lora)
         self.model = model
         self.tokenizer = tokenizer

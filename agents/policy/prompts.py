@@ -8,21 +8,26 @@ in the text *around* them:
 * `CompactReActFormat`: the same ReAct turns after a short system prompt that lists each function as
   ``name(required, optional?)`` instead of the AutoGPT prompt's full JSON schemas: a few dozen tokens instead of
   over a thousand, so a small-context model keeps the function names and argument keys it has to copy.
+* `TerseReActFormat`: the compact prompt, and actions without the ``Thought:`` line (``Action: … Action Input: …``,
+  which the env parses the same way). A scripted thought ("I will call X") repeats the action's name; dropping it
+  cuts a quarter of the action tokens a small model must generate and train on.
 * `ChatTemplateFormat`: the tokenizer's chat template over the env's OpenAI messages with
   ``apply_chat_template(..., tools=...)``; tool turns are rendered as ``role="tool"`` messages.
 
-Every format exposes `close_text`: the template text that ends an assistant turn. Its first token is the
-model's end-of-turn (EOS) token; when the model stopped without emitting it (stop string, closed JSON,
-token limit) the whole `close_text` becomes part of the next prompt segment, so training and sampling see the
-same token stream.
+Every format exposes `render_action`, the text of a demonstrated action (what SFT trains on), and `close_text`:
+the template text that ends an assistant turn. Its first token is the model's end-of-turn (EOS) token; when the
+model stopped without emitting it (stop string, closed JSON, token limit) the whole `close_text` becomes part of the
+next prompt segment, so training and sampling see the same token stream.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["ChatTemplateFormat", "CompactReActFormat", "PromptFormat", "ReActFormat", "after_action_text",
-           "make_format"]
+from steptool_gym.actions import ToolCall
+
+__all__ = ["ChatTemplateFormat", "CompactReActFormat", "PromptFormat", "ReActFormat", "TerseReActFormat",
+           "after_action_text", "make_format"]
 
 _DUMMY = "\u2063ACTION\u2063"  # invisible separators: never produced by a template itself
 
@@ -38,6 +43,10 @@ class PromptFormat(Protocol):
         """Text of a tool turn (after `close_text`), ending where the next assistant turn starts."""
         ...
 
+    def render_action(self, call: ToolCall) -> str:
+        """The text of `call` as this format's assistant turn (before `close_text`)."""
+        ...
+
 
 class ReActFormat:
     """ToolLLaMA's plain-text conversation (``System: … User: … Assistant: … Function: …``)."""
@@ -51,6 +60,9 @@ class ReActFormat:
     def tool_turn(self, observation: str, name: str) -> str:
         return f"\nFunction: {observation}\nAssistant:\n"
 
+    def render_action(self, call: ToolCall) -> str:
+        return call.to_react()
+
 
 class CompactReActFormat(ReActFormat):
     """ReAct turns after a compact function list (``name(required, optional?)``) and the user's query."""
@@ -59,6 +71,13 @@ class CompactReActFormat(ReActFormat):
         lines = [f"{t['name']}({', '.join(_signature(t))})" for t in tools]
         query = next((m["content"] for m in messages if m.get("role") == "user"), "")
         return "System: Functions:\n" + "\n".join(lines) + f"\nUser: {query}\nBegin!\nAssistant:\n"
+
+
+class TerseReActFormat(CompactReActFormat):
+    """The compact prompt with actions as ``Action: <name>\\nAction Input: <json>`` (no Thought line)."""
+
+    def render_action(self, call: ToolCall) -> str:
+        return f"Action: {call.name}\nAction Input: {call.arguments_json()}"
 
 
 def _signature(tool: dict[str, Any]) -> list[str]:
@@ -101,16 +120,21 @@ class ChatTemplateFormat:
             raise ValueError("Chat template renders earlier turns differently once a tool turn follows")
         return full[len(self._base_rendered):]
 
+    def render_action(self, call: ToolCall) -> str:
+        return call.to_react()
+
 
 def make_format(name: str, tokenizer: Any) -> PromptFormat:
-    """``react``, ``react_compact`` or ``chat`` for `tokenizer`."""
+    """``react``, ``react_compact``, ``react_terse`` or ``chat`` for `tokenizer`."""
     if name == "react":
         return ReActFormat(tokenizer.eos_token)
     if name == "react_compact":
         return CompactReActFormat(tokenizer.eos_token)
+    if name == "react_terse":
+        return TerseReActFormat(tokenizer.eos_token)
     if name == "chat":
         return ChatTemplateFormat(tokenizer)
-    raise ValueError(f"Unknown prompt format {name!r}; use 'react', 'react_compact' or 'chat'")
+    raise ValueError(f"Unknown prompt format {name!r}; use 'react', 'react_compact', 'react_terse' or 'chat'")
 
 
 def after_action_text(fmt: PromptFormat, eos_token: str, emitted_eos: bool, observation: str, name: str) -> str:

@@ -1,6 +1,7 @@
 """Oracle demonstrations: episodes played by a suite's gold policy (``env.unwrapped.oracle_action()``).
 
-Rendered as ReAct text (`ToolCall.to_react`) and tokenised in the same segments a rollout produces, so SFT trains on
+Played as ReAct text (`ToolCall.to_react`), rendered as the prompt format's actions (`PromptFormat.render_action`) and
+tokenised in the same segments a rollout produces, so SFT trains on
 exactly the token stream the policy later samples in; `episode_texts` is the tiny tokenizer's training corpus.
 """
 
@@ -12,8 +13,9 @@ from typing import Any
 
 import gymnasium as gym
 
-from steptool_agents.policy.prompts import CompactReActFormat, PromptFormat, ReActFormat, after_action_text
+from steptool_agents.policy.prompts import PromptFormat, after_action_text, make_format
 from steptool_agents.policy.tokenization import Trajectory, encode, prompt_ids
+from steptool_gym.actions import parse_react
 
 __all__ = ["OracleEpisode", "demo_trajectories", "episode_texts", "oracle_episodes", "task_oracle_episodes"]
 
@@ -27,6 +29,7 @@ class OracleEpisode:
     tools: list[dict[str, Any]]
     task_id: str
     turns: list[tuple[str, str, str, float, bool]] = field(default_factory=list)  # text, obs, name, reward, final
+    solved: float = 0.0  # the env's IsSolved verdict at the end (the final reward is not it under shaped modes)
 
 
 def oracle_episodes(env_id: str, episodes: int, seed: int, **env_kwargs: Any) -> list[OracleEpisode]:
@@ -60,17 +63,26 @@ def _play_oracle(env: gym.Env, env_id: str, seed: int, options: dict[str, Any] |
         final = info["reward_components"]["IsSolved"] is not None
         ep.turns.append((text, obs, call.name, float(reward), final))
         if terminated or truncated:
+            ep.solved = float(info.get("is_solved") or 0.0)
             return ep
 
 
-def episode_texts(episodes: Sequence[OracleEpisode], eos_token: str, compact: bool = False) -> Iterator[str]:
-    """Each gold episode as one ReAct conversation string (the tiny tokenizer's training corpus)."""
-    fmt = CompactReActFormat(eos_token) if compact else ReActFormat(eos_token)
+def episode_texts(episodes: Sequence[OracleEpisode], eos_token: str, prompt_format: str = "react") -> Iterator[str]:
+    """Each gold episode as one conversation string in a ReAct `prompt_format` (the tiny tokenizer's corpus)."""
+    fmt = make_format(prompt_format, _EosOnly(eos_token))
     for ep in episodes:
         parts = [fmt.initial(ep.observation, ep.messages, ep.tools)]
         for text, obs, name, _, _ in ep.turns:
-            parts.append(text + eos_token + after_action_text(fmt, eos_token, True, obs, name))
+            action = fmt.render_action(parse_react(text))
+            parts.append(action + eos_token + after_action_text(fmt, eos_token, True, obs, name))
         yield "".join(parts)
+
+
+class _EosOnly:
+    """What the ReAct formats read from a tokenizer (its EOS), for text built before any tokenizer exists."""
+
+    def __init__(self, eos_token: str) -> None:
+        self.eos_token = eos_token
 
 
 def demo_trajectories(episodes: Sequence[OracleEpisode], fmt: PromptFormat, tokenizer: Any,
@@ -82,10 +94,11 @@ def demo_trajectories(episodes: Sequence[OracleEpisode], fmt: PromptFormat, toke
         t = Trajectory(task_id=ep.task_id)
         t.add_prompt(prompt_ids(tokenizer, fmt.initial(ep.observation, ep.messages, ep.tools), max_prompt_tokens))
         for k, (text, obs, name, reward, final) in enumerate(ep.turns):
-            t.add_action(encode(tokenizer, text) + [eos_id], reward, text, final)
+            action = fmt.render_action(parse_react(text))
+            t.add_action(encode(tokenizer, action) + [eos_id], reward, action, final)
             if k + 1 < len(ep.turns):
                 t.add_prompt(encode(tokenizer, after_action_text(fmt, eos, True, obs, name), plain=(obs,)))
-        t.is_solved = 1.0 if ep.turns and ep.turns[-1][4] and ep.turns[-1][3] >= 1.0 else 0.0
+        t.is_solved = ep.solved
         t.terminated = True
         trajs.append(t)
     return trajs
