@@ -7,16 +7,17 @@ For every stored run (three ToolLLaMA-2 models × six StableToolBench groups, 2,
 IsSolved (`steptool_envs.stabletoolbench.judges.rule_is_solved`) is compared with the majority of the three
 GPT-4-turbo verdicts (ties go to the less favourable verdict).
 
-The judge's `UNSOLVED_MARKERS` are learned from these same labels (`learn_markers`: greedy selection of answer
-words/word pairs, each added while it turns at least `min_gain` more "Unsolved" than "Solved" runs right), so
-agreement on all runs with the shipped markers is an in-sample figure. The headline figure is **held out by
-model**: for each model, markers are learned on the other two models' runs (with `min_gain` chosen among
-`GAINS` by leave-one-model-out inside those two) and scored on the held-out model; the three held-out scores
-are pooled. The same is reported held out by query group (disjoint queries: a marker cannot ride on one
-query's topic answered by several models). Reported per setting: exact 3-class agreement
-(Solved/Unsure/Unsolved), binary agreement (Solved vs not), Cohen's kappa, the confusion matrix, a
-majority-class baseline, as a ceiling how often a single GPT-4 run agrees with the majority, and each run's
-mean recall of the query's relevant APIs. Writes
+The judge's `UNSOLVED_MARKERS` are learned from these same labels (`learn_markers`: greedy selection among the
+answer's words/word pairs and query-coverage cuts (`judges.answer_features`), each added while it turns at least
+`min_gain` more "Unsolved" than "Solved" runs right), so agreement on all runs with the shipped markers is an
+in-sample figure. The headline figure is **held out by model**: for each model, markers are learned on the other
+two models' runs (with `min_gain` chosen among `GAINS` by leave-one-model-out inside those two) and scored on the
+held-out model; the three held-out scores are pooled. The same is reported held out by query group (disjoint
+queries: a marker cannot ride on one query's topic answered by several models). Reported per setting: exact
+3-class agreement (Solved/Unsure/Unsolved) with a 95% interval (bootstrap over queries), binary agreement (Solved
+vs not), Cohen's kappa, the confusion matrix, a majority-class baseline, as a ceiling how often a single GPT-4 run
+agrees with the majority, and each run's mean recall of the query's relevant APIs. The text output ends with the
+held-out and in-sample confusion matrices. Writes
 benchmarks/results/judge_agreement.json. Needs the shared data folder (`STEPTOOL_STB_DIR` or
 ``../shared/data/stabletoolbench``).
 """

@@ -14,14 +14,15 @@ Rule judge (`RuleJudge`, StepTool's ``annotation_by_rules``):
   ``con_mode="graded"`` gives ``5·min(1, ratio/0.3)`` instead.
 * ``IsSolved`` (`rule_is_solved`) ∈ {0, 1}: 0 unless a call of the episode succeeded and ``Finish`` gave an
   answer of at least three content words that shares a content word with the query (it addresses it); then 0
-  when the answer contains one of `UNSOLVED_MARKERS` (words and word pairs such as "unavailable",
-  "i apologize", "[" placeholders), else 1. Without a successful call nothing backs the answer: an echoed
-  query would otherwise be Solved at once (the adversary battery's "echo" policy). The markers are not
-  hand-picked: `benchmarks/judge_agreement.py --learn` selects them greedily on StepTool's records (each must
-  turn at least `MARKER_MIN_GAIN` more GPT-4 "Unsolved" than "Solved" verdicts right), and the same script
-  measures the agreement with markers learned without the model it scores (leave one model out: exact 0.847
-  against the GPT-4 majority; 0.841 held out by query group; 0.860 in-sample). There is no "Unsure" stage:
-  its 5 cases never matched GPT-4's rare "Unsure" (53 of 2,295 runs).
+  when the answer has one of `UNSOLVED_MARKERS` (`answer_features`: words and word pairs such as "couldn't",
+  "try again", and ``coverage<0.1``: the answer repeats under a tenth of the query's content words), else 1.
+  Without a successful call nothing backs the answer: an echoed query would otherwise be Solved at once (the
+  adversary battery's "echo" policy). The markers are not hand-picked: `benchmarks/judge_agreement.py --learn`
+  selects them greedily on StepTool's records (each must turn at least `MARKER_MIN_GAIN` more GPT-4 "Unsolved"
+  than "Solved" verdicts right), and the same script measures the agreement with markers learned without the
+  model it scores (leave one model out: exact 0.851, 95% CI [0.831, 0.868], against the GPT-4 majority; 0.846
+  held out by query group; 0.864 in-sample). There is no "Unsure" stage: its 5 cases never matched GPT-4's
+  rare "Unsure" (53 of 2,295 runs).
 
 ``progress`` (Φ of ``reward_mode="progress"``, tool-call recall): the reference run's successful calls made
 successfully so far (a multiset match on name and canonical arguments) out of all of them; for tasks without a
