@@ -172,9 +172,9 @@ def interval95(records: list[Record], hits: list[bool], resamples: int = BOOTSTR
     are not independent, so resampling single runs would understate the spread); seeded."""
     per_query: dict[tuple[str, str], list[int]] = {}
     for r, hit in zip(records, hits, strict=True):
-        per_query.setdefault((r.group, r.query_id), [0, 0])
-        per_query[(r.group, r.query_id)][0] += hit
-        per_query[(r.group, r.query_id)][1] += 1
+        cell = per_query.setdefault((r.group, r.query_id), [0, 0])
+        cell[0] += hit
+        cell[1] += 1
     cells = list(per_query.values())
     rng = random.Random(0)
     rates = []

@@ -573,7 +573,7 @@ def test_held_out_agreement_never_learns_on_the_scored_model(monkeypatch):
     learn = judge_agreement.learn_markers
     trained_on: list[set[str]] = []
 
-    def spy(runs, min_gain=4):
+    def spy(runs, min_gain=judge_agreement.MARKER_MIN_GAIN):
         runs = list(runs)
         trained_on.append({r.model for r in runs})
         return learn(runs, min_gain)
