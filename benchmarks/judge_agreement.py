@@ -7,16 +7,17 @@ For every stored run (three ToolLLaMA-2 models × six StableToolBench groups, 2,
 IsSolved (`steptool_envs.stabletoolbench.judges.rule_is_solved`) is compared with the majority of the three
 GPT-4-turbo verdicts (ties go to the less favourable verdict).
 
-The judge's `UNSOLVED_MARKERS` are learned from these same labels (`learn_markers`: greedy selection of answer
-words/word pairs, each added while it turns at least `min_gain` more "Unsolved" than "Solved" runs right), so
-agreement on all runs with the shipped markers is an in-sample figure. The headline figure is **held out by
-model**: for each model, markers are learned on the other two models' runs (with `min_gain` chosen among
-`GAINS` by leave-one-model-out inside those two) and scored on the held-out model; the three held-out scores
-are pooled. The same is reported held out by query group (disjoint queries: a marker cannot ride on one
-query's topic answered by several models). Reported per setting: exact 3-class agreement
-(Solved/Unsure/Unsolved), binary agreement (Solved vs not), Cohen's kappa, the confusion matrix, a
-majority-class baseline, as a ceiling how often a single GPT-4 run agrees with the majority, and each run's
-mean recall of the query's relevant APIs. Writes
+The judge's `UNSOLVED_MARKERS` are learned from these same labels (`learn_markers`: greedy selection among the
+answer's words/word pairs and query-coverage cuts (`judges.answer_features`), each added while it turns at least
+`min_gain` more "Unsolved" than "Solved" runs right), so agreement on all runs with the shipped markers is an
+in-sample figure. The headline figure is **held out by model**: for each model, markers are learned on the other
+two models' runs (with `min_gain` chosen among `GAINS` by leave-one-model-out inside those two) and scored on the
+held-out model; the three held-out scores are pooled. The same is reported held out by query group (disjoint
+queries: a marker cannot ride on one query's topic answered by several models). Reported per setting: exact
+3-class agreement (Solved/Unsure/Unsolved) with a 95% interval (bootstrap over queries), binary agreement (Solved
+vs not), Cohen's kappa, the confusion matrix, a majority-class baseline, as a ceiling how often a single GPT-4 run
+agrees with the majority, and each run's mean recall of the query's relevant APIs. The text output ends with the
+held-out and in-sample confusion matrices. Writes
 benchmarks/results/judge_agreement.json. Needs the shared data folder (`STEPTOOL_STB_DIR` or
 ``../shared/data/stabletoolbench``).
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -56,6 +58,7 @@ _LABEL = {1.0: "Solved", 0.5: "Unsure", 0.0: "Unsolved"}
 GAINS = (2, 3, 4, 5, 8)  # candidate min_gain values, chosen inside the training models only
 MIN_SUPPORT = 5  # a marker must occur in at least this many training answers
 MAX_MARKERS = 80
+BOOTSTRAP = 2000  # query resamples for the 95% intervals
 
 
 _FEATURES: dict[int, tuple[Record, bool, set[str] | None]] = {}  # per record: (itself, any success, features)
@@ -67,7 +70,7 @@ def _facts(record: Record) -> tuple[bool, set[str] | None]:
     hit = _FEATURES.get(id(record))
     if hit is None or hit[0] is not record:
         ok = any(succeeded(s.error, s.response) for s in record.tool_steps)
-        feats = (answer_features(record.final_answer)
+        feats = (answer_features(record.final_answer, record.query)
                  if ok and addresses_query(record.return_type, record.final_answer, record.query) else None)
         hit = _FEATURES[id(record)] = (record, ok, feats)
     return hit[1], hit[2]
@@ -164,6 +167,24 @@ def kappa(pairs: list[tuple[str, str]]) -> float:
     return (observed - expected) / (1 - expected) if expected < 1 else 1.0
 
 
+def interval95(records: list[Record], hits: list[bool], resamples: int = BOOTSTRAP) -> tuple[float, float]:
+    """95% percentile interval of the agreement, bootstrapping queries (a query's runs by the three models
+    are not independent, so resampling single runs would understate the spread); seeded."""
+    per_query: dict[tuple[str, str], list[int]] = {}
+    for r, hit in zip(records, hits, strict=True):
+        cell = per_query.setdefault((r.group, r.query_id), [0, 0])
+        cell[0] += hit
+        cell[1] += 1
+    cells = list(per_query.values())
+    rng = random.Random(0)
+    rates = []
+    for _ in range(resamples):
+        sample = rng.choices(cells, k=len(cells))
+        rates.append(sum(h for h, _ in sample) / sum(n for _, n in sample))
+    rates.sort()
+    return round(rates[int(0.025 * resamples)], 4), round(rates[int(0.975 * resamples) - 1], 4)
+
+
 def summary(records: Iterable[Record], relevant: dict[tuple[str, str], frozenset[str]],
             verdicts: list[str] | None = None) -> dict[str, object]:
     records = list(records)
@@ -177,6 +198,7 @@ def summary(records: Iterable[Record], relevant: dict[tuple[str, str], frozenset
     return {
         "runs": n,
         "exact_agreement": round(sum(p == m for p, m in pairs) / n, 4),
+        "exact_ci95": interval95(records, [p == m for p, m in pairs]),
         "binary_agreement": round(sum((p == "Solved") == (m == "Solved") for p, m in pairs) / n, 4),
         "cohen_kappa": round(kappa(pairs), 4),
         "majority_class_baseline": round(max(labels.values()) / n, 4),
@@ -235,8 +257,12 @@ def main() -> int:
                 ("overall (in-sample)", report["overall"]),
                 *report["per_group"].items(), *report["per_model"].items()]
         for name, row in rows:
-            print(f"{name:>20}: n={row['runs']:4d} exact={row['exact_agreement']:.3f} "
+            low, high = row["exact_ci95"]
+            print(f"{name:>20}: n={row['runs']:4d} exact={row['exact_agreement']:.3f} [{low:.3f}, {high:.3f}] "
                   f"binary={row['binary_agreement']:.3f} kappa={row['cohen_kappa']:.3f}")
+        for name, row in rows[:3]:  # rule verdict (rows) by GPT-4 majority (columns)
+            print(f"{name}: " + "; ".join(f"rule {p}: " + ", ".join(f"{m} {n}" for m, n in by.items())
+                                          for p, by in row["confusion_rule_by_gpt4"].items()))
     return 0
 
 

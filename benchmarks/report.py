@@ -204,10 +204,16 @@ def section_judge(results: Path) -> str:
         return _not_run("python benchmarks/judge_agreement.py")
     keys = ("runs", "exact_agreement", "binary_agreement", "cohen_kappa", "majority_class_baseline",
             "single_gpt4_run_vs_majority")
-    groups = {"overall": data["overall"], **data.get("per_group", {})}
-    rows = [(name, *(g.get(k) for k in keys)) for name, g in groups.items()]
-    return (f"{data['judge']} vs {data['reference']}.\n\n"
-            + md_table(("runs of", "runs", "exact", "binary", "kappa", "majority baseline", "one GPT-4 run"), rows))
+    groups = {"held out by model": data.get("held_out_by_model"), "held out by query group":
+              data.get("held_out_by_group"), "all runs (in-sample)": data["overall"], **data.get("per_group", {})}
+    rows = [(name, *(g.get(k) for k in keys[:2]),
+             "[{:.3f}, {:.3f}]".format(*g["exact_ci95"]) if "exact_ci95" in g else "", *(g.get(k) for k in keys[2:]))
+            for name, g in groups.items() if g]
+    return (f"{data['judge']} vs {data['reference']}. The judge's markers are learned from these labels: "
+            "\"held out\" rows score each model (query group) with markers learned on the others only; the other "
+            "rows use the shipped markers, learned on all runs. 95% interval: bootstrap over queries.\n\n"
+            + md_table(("runs of", "runs", "exact", "exact 95% CI", "binary", "kappa", "majority baseline",
+                        "one GPT-4 run"), rows))
 
 
 def section_sb3(results: Path) -> str:

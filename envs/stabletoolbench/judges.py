@@ -14,14 +14,15 @@ Rule judge (`RuleJudge`, StepTool's ``annotation_by_rules``):
   ``con_mode="graded"`` gives ``5·min(1, ratio/0.3)`` instead.
 * ``IsSolved`` (`rule_is_solved`) ∈ {0, 1}: 0 unless a call of the episode succeeded and ``Finish`` gave an
   answer of at least three content words that shares a content word with the query (it addresses it); then 0
-  when the answer contains one of `UNSOLVED_MARKERS` (words and word pairs such as "unavailable",
-  "i apologize", "[" placeholders), else 1. Without a successful call nothing backs the answer: an echoed
-  query would otherwise be Solved at once (the adversary battery's "echo" policy). The markers are not
-  hand-picked: `benchmarks/judge_agreement.py --learn` selects them greedily on StepTool's records (each must
-  turn at least `MARKER_MIN_GAIN` more GPT-4 "Unsolved" than "Solved" verdicts right), and the same script
-  measures the agreement with markers learned without the model it scores (leave one model out: exact 0.847
-  against the GPT-4 majority; 0.841 held out by query group; 0.860 in-sample). There is no "Unsure" stage:
-  its 5 cases never matched GPT-4's rare "Unsure" (53 of 2,295 runs).
+  when the answer has one of `UNSOLVED_MARKERS` (`answer_features`: words and word pairs such as "couldn't",
+  "try again", and ``coverage<0.1``: the answer repeats under a tenth of the query's content words), else 1.
+  Without a successful call nothing backs the answer: an echoed query would otherwise be Solved at once (the
+  adversary battery's "echo" policy). The markers are not hand-picked: `benchmarks/judge_agreement.py --learn`
+  selects them greedily on StepTool's records (each must turn at least `MARKER_MIN_GAIN` more GPT-4 "Unsolved"
+  than "Solved" verdicts right), and the same script measures the agreement with markers learned without the
+  model it scores (leave one model out: exact 0.851, 95% CI [0.831, 0.868], against the GPT-4 majority; 0.846
+  held out by query group; 0.864 in-sample). There is no "Unsure" stage: its 5 cases never matched GPT-4's
+  rare "Unsure" (53 of 2,295 runs).
 
 ``progress`` (Φ of ``reward_mode="progress"``, tool-call recall): the reference run's successful calls made
 successfully so far (a multiset match on name and canonical arguments) out of all of them; for tasks without a
@@ -73,9 +74,11 @@ __all__ = [
     "answer_features",
     "api_recall",
     "content_tokens",
+    "COVERAGE_BINS",
     "contribution",
     "is_give_up_answer",
     "lcs_length",
+    "query_coverage",
     "response_text",
     "rule_is_solved",
     "succeeded",
@@ -99,11 +102,12 @@ _STOPWORDS = frozenset(
     "please provide give get find".split())
 MIN_ANSWER_TOKENS = 3
 _ANSWER_WORD = re.compile(r"[a-z0-9']+|\[")
+COVERAGE_BINS = (0.1, 0.2, 0.3, 0.4, 0.5)
 # Learned by `python benchmarks/judge_agreement.py --learn` on all StepTool records (see the module docstring).
 MARKER_MIN_GAIN = 4
 UNSOLVED_MARKERS: frozenset[str] = frozenset([
-    "'the shawshank", "available the", "couldn't", "each other", "encountered", "however", "moment",
-    "the transaction", "try again"])
+    "'the shawshank", "available the", "couldn't", "coverage<0.1", "each other", "encountered", "however",
+    "moment", "the transaction", "try again"])
 _STATUS_VALUE = {"Solved": SOLVED, "Unsure": UNSURE, "Unsolved": UNSOLVED}
 
 
@@ -216,11 +220,23 @@ def addresses_query(return_type: str, answer: str, query: str) -> bool:
     return len(tokens) >= MIN_ANSWER_TOKENS and bool(tokens & _content_tokens(query))
 
 
-def answer_features(answer: str) -> set[str]:
-    """The words and adjacent word pairs of an answer (lower-cased; ``[`` counts as a word): what
-    `UNSOLVED_MARKERS` are matched against."""
+def query_coverage(answer: str, query: str) -> float:
+    """Share of the query's content words that the answer repeats (1.0 for a query without any)."""
+    wanted = _content_tokens(query)
+    return len(wanted & _content_tokens(answer)) / len(wanted) if wanted else 1.0
+
+
+def answer_features(answer: str, query: str = "") -> set[str]:
+    """What `UNSOLVED_MARKERS` are matched against: the answer's words and adjacent word pairs (lower-cased;
+    ``[`` counts as a word) and, given the query, ``coverage<t`` for each `COVERAGE_BINS` t above the answer's
+    `query_coverage` (an answer that repeats little of a multi-part query tends to answer only part of it;
+    the learner picks the cut). No answer word holds ``<``, so the two kinds cannot collide."""
     words = _ANSWER_WORD.findall(answer.lower())
-    return set(words) | {f"{a} {b}" for a, b in zip(words, words[1:])}
+    features = set(words) | {f"{a} {b}" for a, b in zip(words, words[1:])}
+    if query:
+        coverage = query_coverage(answer, query)
+        features |= {f"coverage<{t}" for t in COVERAGE_BINS if coverage < t}
+    return features
 
 
 @functools.lru_cache(maxsize=1 << 12)
@@ -231,7 +247,7 @@ def rule_is_solved(return_type: str, answer: str, any_success: bool, query: str,
     that no tool response backs can be produced without using a tool (an echoed query would farm the reward)."""
     if not any_success or not addresses_query(return_type, answer, query):
         return UNSOLVED
-    found = answer_features(answer) & (UNSOLVED_MARKERS if markers is None else markers)
+    found = answer_features(answer, query) & (UNSOLVED_MARKERS if markers is None else markers)
     return UNSOLVED if found else SOLVED
 
 
