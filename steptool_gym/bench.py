@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import resource
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -59,12 +61,13 @@ def _clocks() -> tuple[float, float]:
     return time.process_time(), time.perf_counter()
 
 
-def _env_pass(env: ToolUseEnv, episodes: list[tuple[int, list[str]]], seed: int) -> tuple[int, float, float]:
-    """One replay of `episodes` (ReAct text, seeded resets): (steps, CPU seconds, wall seconds)."""
+def _env_pass(env: ToolUseEnv, episodes: list[tuple[int, list[str]]], seeds: Iterator[int]) -> tuple[int, float, float]:
+    """One replay of `episodes` (ReAct text, each reset seeded with the next of `seeds`, never a seed seen before:
+    no per-seed cache can flatter it): (steps, CPU seconds, wall seconds)."""
     steps = 0
     cpu, wall = _clocks()
-    for k, (index, actions) in enumerate(episodes):
-        env.reset(seed=seed + k, options={"task_index": index})
+    for index, actions in episodes:
+        env.reset(seed=next(seeds), options={"task_index": index})
         for action in actions:
             env.step(action)
         steps += len(actions)
@@ -110,11 +113,12 @@ def floor_ratio(env_id: str, *, tasks: int = 20, min_seconds: float = 0.2, repea
     env = gym.make(env_id, disable_env_checker=True, **kwargs).unwrapped
     assert isinstance(env, ToolUseEnv)
     episodes = [(index, [a.to_react() for a in actions]) for index, actions in record_oracle_actions(env, tasks)]
-    _env_pass(env, episodes, 0)
+    seeds = itertools.count()
+    _env_pass(env, episodes, seeds)
     _floor_pass(env, episodes)
     ratios = []
-    for r in range(repeats):
-        cpu = _timed(partial(_env_pass, env, episodes, 1000 * r), min_seconds)[0]
+    for _ in range(repeats):
+        cpu = _timed(partial(_env_pass, env, episodes, seeds), min_seconds)[0]
         ratios.append(cpu / _timed(partial(_floor_pass, env, episodes), min_seconds)[0])
     return statistics.median(ratios)
 
@@ -159,24 +163,26 @@ def env_throughput(env_id: str, *, tasks: int = 200, min_seconds: float = 2.0, r
     if not any(actions for _, actions in episodes):
         raise RuntimeError(f"{env_id}: the suite has no gold trajectories to replay")
     has_floor = callable(getattr(env.suite, "floor_caller", None))
-    _env_pass(env, episodes, 0)  # warm-up: per-task prompts and gold end states are built once per process
-    _env_pass(bare, episodes, 0)
+    seeds = itertools.count()
+    _env_pass(env, episodes, seeds)  # warm-up: per-task prompts and gold end states are built once per process
+    _env_pass(bare, episodes, seeds)
     if has_floor:
         _floor_pass(env, episodes)  # and the floor's own one-off set-up (τ²: its scratch database)
     rounds: dict[str, list[float]] = {k: [] for k in ("cpu", "wall", "bare_cpu", "floor_cpu", "floor_wall")}
-    for r in range(repeats):
-        cpu, wall = _timed(partial(_env_pass, env, episodes, 1000 * r), min_seconds)
+    for _ in range(repeats):
+        cpu, wall = _timed(partial(_env_pass, env, episodes, seeds), min_seconds)
         rounds["cpu"].append(cpu)
         rounds["wall"].append(wall)
-        rounds["bare_cpu"].append(_timed(partial(_env_pass, bare, episodes, 1000 * r), min_seconds / 2)[0])
+        rounds["bare_cpu"].append(_timed(partial(_env_pass, bare, episodes, seeds), min_seconds / 2)[0])
         if has_floor:
             floor_cpu, floor_wall = _timed(partial(_floor_pass, env, episodes), min_seconds)
             rounds["floor_cpu"].append(floor_cpu)
             rounds["floor_wall"].append(floor_wall)
+    # Seeded resets that draw their task from the seed: the generator is derived from each new seed.
     resets, start = 0, time.process_time()
     while time.process_time() - start < min_seconds / 4:
-        for k, (index, _) in enumerate(episodes):
-            env.reset(seed=k, options={"task_index": index})
+        for _ in episodes:
+            env.reset(seed=next(seeds))
         resets += len(episodes)
     resets_per_s = resets / (time.process_time() - start)
     snapshot_ms, restore_ms = _snapshot_cost(env, episodes)
