@@ -4,8 +4,9 @@
   CPU-second and per wall-second next to the suite's floor (its tool functions called directly on the same
   actions, `Suite.floor_caller`) measured in the same run, the ratio to it, resets/s, the state key's share
   of a step, snapshot/restore cost and peak RSS.
-* `vector_throughput`: `gymnasium.vector.SyncVectorEnv` or `AsyncVectorEnv` with N copies, driven with the
-  oracle's actions as ReAct text (what an LLM sends), autoresets included.
+* `vector_throughput`: one env in a plain loop (the baseline), `gymnasium.vector.SyncVectorEnv`,
+  `ToolSyncVectorEnv` (``gym.make_vec``) or `AsyncVectorEnv` with N copies, driven with the oracle's actions as
+  ReAct text (what an LLM sends), autoresets included, optionally with a simulated per-step tool latency.
 * `action_parse_cost`: microseconds per `parse_action` call for each accepted action form.
 """
 
@@ -26,11 +27,12 @@ import gymnasium as gym
 from steptool_gym.actions import FINISH, ToolCall, parse_action
 from steptool_gym.env import ToolUseEnv
 from steptool_gym.infos import EnvInfos
+from steptool_gym.vector import ToolSyncVectorEnv
 
 __all__ = ["VECTORIZERS", "action_parse_cost", "env_throughput", "floor_ratio", "record_oracle_actions",
            "vector_throughput"]
 
-VECTORIZERS = ("sync", "async")
+VECTORIZERS = ("single", "sync", "make_vec", "async")
 _GIVE_UP = ToolCall(FINISH, {"return_type": "give_up_and_restart"}).to_react()
 
 
@@ -241,23 +243,79 @@ class _OracleBook:
         return self.actions[task_id]
 
 
-def vector_throughput(env_id: str, num_envs: int, vectorizer: str = "sync", *, min_seconds: float = 2.0,
-                      seed: int = 0, **kwargs: Any) -> dict[str, Any]:
-    """Steps/s of `num_envs` copies of `env_id` in a Sync or Async vector env, replaying oracle actions as text.
+class _Single:
+    """One env driven like a vector env of one (next-step autoreset, batched return values): the single-env
+    baseline of `vector_throughput`, with no batching beyond wrapping the results in length-1 sequences."""
 
-    Only the time inside ``reset``/``step`` of the vector env counts (looking up the next oracle action, and
-    recording it the first time a task is drawn, happen outside the clock). `steps_per_s` counts sub-env
-    transitions (autoreset steps excluded); `vector_steps_per_s` counts ``step`` calls.
+    num_envs = 1
+
+    def __init__(self, env: gym.Env) -> None:
+        self.env, self._autoreset = env, False
+
+    def reset(self, seed: int | None = None) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(seed=seed)
+        return (obs,), {"task_id": [info["task_id"]]}
+
+    def step(self, actions: Any) -> tuple[Any, ...]:
+        if self._autoreset:
+            self._autoreset = False
+            obs, info = self.env.reset()
+            return (obs,), (0.0,), (False,), (False,), {"task_id": [info["task_id"]]}
+        obs, reward, terminated, truncated, _ = self.env.step(actions[0])
+        self._autoreset = terminated or truncated
+        return (obs,), (reward,), (terminated,), (truncated,), {}
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class _Latency(gym.Wrapper):
+    """Sleeps `seconds` in every step: a tool server's round trip (where worker processes start to pay)."""
+
+    def __init__(self, env: gym.Env, seconds: float) -> None:
+        super().__init__(env)
+        self.seconds = seconds
+
+    def step(self, action: Any) -> Any:
+        time.sleep(self.seconds)
+        return self.env.step(action)
+
+
+def _make(env_id: str, latency_s: float, kwargs: dict[str, Any]) -> gym.Env:
+    env = gym.make(env_id, disable_env_checker=True, **kwargs)
+    return _Latency(env, latency_s) if latency_s > 0 else env
+
+
+def _vector_env(env_id: str, num_envs: int, vectorizer: str, latency_s: float, kwargs: dict[str, Any]) -> Any:
+    fns = [partial(_make, env_id, latency_s, kwargs) for _ in range(num_envs)]
+    if vectorizer == "single":
+        return _Single(fns[0]())
+    if vectorizer == "sync":
+        return gym.vector.SyncVectorEnv(fns)
+    if vectorizer == "make_vec":  # what ``gym.make_vec(ID, N)`` builds for a StepTool ID
+        return ToolSyncVectorEnv(fns)
+    # Text observations cannot live in shared numpy buffers: async workers send them through the pipes.
+    return gym.vector.AsyncVectorEnv(fns, shared_memory=False)
+
+
+def vector_throughput(env_id: str, num_envs: int, vectorizer: str = "sync", *, min_seconds: float = 2.0,
+                      seed: int = 0, latency_ms: float = 0.0, **kwargs: Any) -> dict[str, Any]:
+    """Steps/s of `num_envs` copies of `env_id` vectorised by `vectorizer`, replaying oracle actions as text.
+
+    `vectorizer`: ``"single"`` (one env in a plain loop with the same next-step autoreset: the baseline),
+    ``"sync"`` (Gymnasium's `SyncVectorEnv`), ``"make_vec"`` (`ToolSyncVectorEnv`, what ``gym.make_vec`` builds)
+    or ``"async"`` (`AsyncVectorEnv`). `latency_ms` adds a sleep to every sub-env step (a remote tool's round
+    trip). Only the time inside ``reset``/``step`` counts (looking up the next oracle action, and recording it
+    the first time a task is drawn, happen outside the clock). `steps_per_s` and `steps_per_cpu_s` count
+    sub-env transitions (autoreset steps excluded); `vector_steps_per_s` counts ``step`` calls.
     """
     if vectorizer not in VECTORIZERS:
         raise ValueError(f"vectorizer must be one of {VECTORIZERS}; got {vectorizer!r}")
-    if num_envs < 1:
-        raise ValueError(f"num_envs must be >= 1; got {num_envs}")
+    if num_envs < 1 or (vectorizer == "single" and num_envs != 1):
+        raise ValueError(f"num_envs must be >= 1 (1 for 'single'); got {num_envs}")
     book = _OracleBook(env_id, kwargs)
-    fns = [partial(gym.make, env_id, disable_env_checker=True, **kwargs) for _ in range(num_envs)]
     start = time.perf_counter()
-    # Text observations cannot live in shared numpy buffers: async workers send them through the pipes.
-    vec = gym.vector.SyncVectorEnv(fns) if vectorizer == "sync" else gym.vector.AsyncVectorEnv(fns, shared_memory=False)
+    vec = _vector_env(env_id, num_envs, vectorizer, latency_ms / 1e3, kwargs)
     try:
         _, info = vec.reset(seed=seed)
         startup_s = time.perf_counter() - start
@@ -288,10 +346,11 @@ def vector_throughput(env_id: str, num_envs: int, vectorizer: str = "sync", *, m
         "env": env_id,
         "vectorizer": vectorizer,
         "num_envs": num_envs,
+        "latency_ms": latency_ms,
         "steps": transitions,
         "episodes": episodes,
         "steps_per_s": transitions / elapsed,
-        # This process's CPU only: for "sync" every sub-env's; for "async" the workers' CPU is not counted.
+        # This process's CPU only: for "single", "sync" and "make_vec" every sub-env's; "async" workers' is not.
         "steps_per_cpu_s": transitions / max(cpu, 1e-9),
         "vector_steps_per_s": calls / elapsed,
         "startup_s": startup_s,

@@ -265,10 +265,13 @@ class ToolUseEnv(gym.Env[str, Any]):
     # ------------------------------------------------------------------ gym API
     @property
     def np_random(self) -> np.random.Generator:
+        rng = self._np_random
+        if rng is None:
+            return gym.Env.np_random.fget(self)  # type: ignore[attr-defined]
         if self._pending_seed is not None:
-            self._np_random.bit_generator.state = _pcg64_state(self._pending_seed)  # type: ignore[union-attr]
+            rng.bit_generator.state = _pcg64_state(self._pending_seed)
             self._pending_seed = None
-        return gym.Env.np_random.fget(self)  # type: ignore[attr-defined]
+        return rng
 
     @np_random.setter
     def np_random(self, value: np.random.Generator) -> None:
