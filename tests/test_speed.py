@@ -58,6 +58,17 @@ def test_seeded_reset_matches_gymnasiums_generator() -> None:
     env.reset()
     env.reset(seed=3)
     assert env.task.task_id == first
+    # A task from `options` draws nothing: the generator is derived only when read, and is still the seed's own.
+    rng = env.np_random
+    env.reset(seed=11, options={"task_index": 5})
+    assert env.np_random_seed == 11 and env.task is env.suite.tasks[5]
+    snap = env.snapshot()
+    expected, _ = seeding.np_random(11)
+    assert env.np_random is rng
+    assert np.array_equal(env.np_random.integers(1 << 30, size=8), expected.integers(1 << 30, size=8))
+    env.restore(snap)
+    expected, _ = seeding.np_random(11)
+    assert np.array_equal(env.np_random.integers(1 << 30, size=8), expected.integers(1 << 30, size=8))
     with pytest.raises(gym.error.Error):
         env.reset(seed=-1)
 
