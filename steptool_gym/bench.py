@@ -4,18 +4,21 @@
   CPU-second and per wall-second next to the suite's floor (its tool functions called directly on the same
   actions, `Suite.floor_caller`) measured in the same run, the ratio to it, resets/s, the state key's share
   of a step, snapshot/restore cost and peak RSS.
-* `vector_throughput`: `gymnasium.vector.SyncVectorEnv` or `AsyncVectorEnv` with N copies, driven with the
-  oracle's actions as ReAct text (what an LLM sends), autoresets included.
+* `vector_throughput`: one env in a plain loop (the baseline), `gymnasium.vector.SyncVectorEnv`,
+  `ToolSyncVectorEnv` (``gym.make_vec``) or `AsyncVectorEnv` with N copies, driven with the oracle's actions as
+  ReAct text (what an LLM sends), autoresets included, optionally with a simulated per-step tool latency.
 * `action_parse_cost`: microseconds per `parse_action` call for each accepted action form.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import resource
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -24,11 +27,12 @@ import gymnasium as gym
 from steptool_gym.actions import FINISH, ToolCall, parse_action
 from steptool_gym.env import ToolUseEnv
 from steptool_gym.infos import EnvInfos
+from steptool_gym.vector import ToolSyncVectorEnv
 
 __all__ = ["VECTORIZERS", "action_parse_cost", "env_throughput", "floor_ratio", "record_oracle_actions",
            "vector_throughput"]
 
-VECTORIZERS = ("sync", "async")
+VECTORIZERS = ("single", "sync", "make_vec", "async")
 _GIVE_UP = ToolCall(FINISH, {"return_type": "give_up_and_restart"}).to_react()
 
 
@@ -59,12 +63,13 @@ def _clocks() -> tuple[float, float]:
     return time.process_time(), time.perf_counter()
 
 
-def _env_pass(env: ToolUseEnv, episodes: list[tuple[int, list[str]]], seed: int) -> tuple[int, float, float]:
-    """One replay of `episodes` (ReAct text, seeded resets): (steps, CPU seconds, wall seconds)."""
+def _env_pass(env: ToolUseEnv, episodes: list[tuple[int, list[str]]], seeds: Iterator[int]) -> tuple[int, float, float]:
+    """One replay of `episodes` (ReAct text, each reset seeded with the next of `seeds`, never a seed seen before:
+    no per-seed cache can flatter it): (steps, CPU seconds, wall seconds)."""
     steps = 0
     cpu, wall = _clocks()
-    for k, (index, actions) in enumerate(episodes):
-        env.reset(seed=seed + k, options={"task_index": index})
+    for index, actions in episodes:
+        env.reset(seed=next(seeds), options={"task_index": index})
         for action in actions:
             env.step(action)
         steps += len(actions)
@@ -110,11 +115,12 @@ def floor_ratio(env_id: str, *, tasks: int = 20, min_seconds: float = 0.2, repea
     env = gym.make(env_id, disable_env_checker=True, **kwargs).unwrapped
     assert isinstance(env, ToolUseEnv)
     episodes = [(index, [a.to_react() for a in actions]) for index, actions in record_oracle_actions(env, tasks)]
-    _env_pass(env, episodes, 0)
+    seeds = itertools.count()
+    _env_pass(env, episodes, seeds)
     _floor_pass(env, episodes)
     ratios = []
-    for r in range(repeats):
-        cpu = _timed(partial(_env_pass, env, episodes, 1000 * r), min_seconds)[0]
+    for _ in range(repeats):
+        cpu = _timed(partial(_env_pass, env, episodes, seeds), min_seconds)[0]
         ratios.append(cpu / _timed(partial(_floor_pass, env, episodes), min_seconds)[0])
     return statistics.median(ratios)
 
@@ -159,24 +165,26 @@ def env_throughput(env_id: str, *, tasks: int = 200, min_seconds: float = 2.0, r
     if not any(actions for _, actions in episodes):
         raise RuntimeError(f"{env_id}: the suite has no gold trajectories to replay")
     has_floor = callable(getattr(env.suite, "floor_caller", None))
-    _env_pass(env, episodes, 0)  # warm-up: per-task prompts and gold end states are built once per process
-    _env_pass(bare, episodes, 0)
+    seeds = itertools.count()
+    _env_pass(env, episodes, seeds)  # warm-up: per-task prompts and gold end states are built once per process
+    _env_pass(bare, episodes, seeds)
     if has_floor:
         _floor_pass(env, episodes)  # and the floor's own one-off set-up (τ²: its scratch database)
     rounds: dict[str, list[float]] = {k: [] for k in ("cpu", "wall", "bare_cpu", "floor_cpu", "floor_wall")}
-    for r in range(repeats):
-        cpu, wall = _timed(partial(_env_pass, env, episodes, 1000 * r), min_seconds)
+    for _ in range(repeats):
+        cpu, wall = _timed(partial(_env_pass, env, episodes, seeds), min_seconds)
         rounds["cpu"].append(cpu)
         rounds["wall"].append(wall)
-        rounds["bare_cpu"].append(_timed(partial(_env_pass, bare, episodes, 1000 * r), min_seconds / 2)[0])
+        rounds["bare_cpu"].append(_timed(partial(_env_pass, bare, episodes, seeds), min_seconds / 2)[0])
         if has_floor:
             floor_cpu, floor_wall = _timed(partial(_floor_pass, env, episodes), min_seconds)
             rounds["floor_cpu"].append(floor_cpu)
             rounds["floor_wall"].append(floor_wall)
+    # Seeded resets that draw their task from the seed: the generator is derived from each new seed.
     resets, start = 0, time.process_time()
     while time.process_time() - start < min_seconds / 4:
-        for k, (index, _) in enumerate(episodes):
-            env.reset(seed=k, options={"task_index": index})
+        for _ in episodes:
+            env.reset(seed=next(seeds))
         resets += len(episodes)
     resets_per_s = resets / (time.process_time() - start)
     snapshot_ms, restore_ms = _snapshot_cost(env, episodes)
@@ -235,23 +243,79 @@ class _OracleBook:
         return self.actions[task_id]
 
 
-def vector_throughput(env_id: str, num_envs: int, vectorizer: str = "sync", *, min_seconds: float = 2.0,
-                      seed: int = 0, **kwargs: Any) -> dict[str, Any]:
-    """Steps/s of `num_envs` copies of `env_id` in a Sync or Async vector env, replaying oracle actions as text.
+class _Single:
+    """One env driven like a vector env of one (next-step autoreset, batched return values): the single-env
+    baseline of `vector_throughput`, with no batching beyond wrapping the results in length-1 sequences."""
 
-    Only the time inside ``reset``/``step`` of the vector env counts (looking up the next oracle action, and
-    recording it the first time a task is drawn, happen outside the clock). `steps_per_s` counts sub-env
-    transitions (autoreset steps excluded); `vector_steps_per_s` counts ``step`` calls.
+    num_envs = 1
+
+    def __init__(self, env: gym.Env) -> None:
+        self.env, self._autoreset = env, False
+
+    def reset(self, seed: int | None = None) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(seed=seed)
+        return (obs,), {"task_id": [info["task_id"]]}
+
+    def step(self, actions: Any) -> tuple[Any, ...]:
+        if self._autoreset:
+            self._autoreset = False
+            obs, info = self.env.reset()
+            return (obs,), (0.0,), (False,), (False,), {"task_id": [info["task_id"]]}
+        obs, reward, terminated, truncated, _ = self.env.step(actions[0])
+        self._autoreset = terminated or truncated
+        return (obs,), (reward,), (terminated,), (truncated,), {}
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class _Latency(gym.Wrapper):
+    """Sleeps `seconds` in every step: a tool server's round trip (where worker processes start to pay)."""
+
+    def __init__(self, env: gym.Env, seconds: float) -> None:
+        super().__init__(env)
+        self.seconds = seconds
+
+    def step(self, action: Any) -> Any:
+        time.sleep(self.seconds)
+        return self.env.step(action)
+
+
+def _make(env_id: str, latency_s: float, kwargs: dict[str, Any]) -> gym.Env:
+    env = gym.make(env_id, disable_env_checker=True, **kwargs)
+    return _Latency(env, latency_s) if latency_s > 0 else env
+
+
+def _vector_env(env_id: str, num_envs: int, vectorizer: str, latency_s: float, kwargs: dict[str, Any]) -> Any:
+    fns = [partial(_make, env_id, latency_s, kwargs) for _ in range(num_envs)]
+    if vectorizer == "single":
+        return _Single(fns[0]())
+    if vectorizer == "sync":
+        return gym.vector.SyncVectorEnv(fns)
+    if vectorizer == "make_vec":  # what ``gym.make_vec(ID, N)`` builds for a StepTool ID
+        return ToolSyncVectorEnv(fns)
+    # Text observations cannot live in shared numpy buffers: async workers send them through the pipes.
+    return gym.vector.AsyncVectorEnv(fns, shared_memory=False)
+
+
+def vector_throughput(env_id: str, num_envs: int, vectorizer: str = "sync", *, min_seconds: float = 2.0,
+                      seed: int = 0, latency_ms: float = 0.0, **kwargs: Any) -> dict[str, Any]:
+    """Steps/s of `num_envs` copies of `env_id` vectorised by `vectorizer`, replaying oracle actions as text.
+
+    `vectorizer`: ``"single"`` (one env in a plain loop with the same next-step autoreset: the baseline),
+    ``"sync"`` (Gymnasium's `SyncVectorEnv`), ``"make_vec"`` (`ToolSyncVectorEnv`, what ``gym.make_vec`` builds)
+    or ``"async"`` (`AsyncVectorEnv`). `latency_ms` adds a sleep to every sub-env step (a remote tool's round
+    trip). Only the time inside ``reset``/``step`` counts (looking up the next oracle action, and recording it
+    the first time a task is drawn, happen outside the clock). `steps_per_s` and `steps_per_cpu_s` count
+    sub-env transitions (autoreset steps excluded); `vector_steps_per_s` counts ``step`` calls.
     """
     if vectorizer not in VECTORIZERS:
         raise ValueError(f"vectorizer must be one of {VECTORIZERS}; got {vectorizer!r}")
-    if num_envs < 1:
-        raise ValueError(f"num_envs must be >= 1; got {num_envs}")
+    if num_envs < 1 or (vectorizer == "single" and num_envs != 1):
+        raise ValueError(f"num_envs must be >= 1 (1 for 'single'); got {num_envs}")
     book = _OracleBook(env_id, kwargs)
-    fns = [partial(gym.make, env_id, disable_env_checker=True, **kwargs) for _ in range(num_envs)]
     start = time.perf_counter()
-    # Text observations cannot live in shared numpy buffers: async workers send them through the pipes.
-    vec = gym.vector.SyncVectorEnv(fns) if vectorizer == "sync" else gym.vector.AsyncVectorEnv(fns, shared_memory=False)
+    vec = _vector_env(env_id, num_envs, vectorizer, latency_ms / 1e3, kwargs)
     try:
         _, info = vec.reset(seed=seed)
         startup_s = time.perf_counter() - start
@@ -282,10 +346,11 @@ def vector_throughput(env_id: str, num_envs: int, vectorizer: str = "sync", *, m
         "env": env_id,
         "vectorizer": vectorizer,
         "num_envs": num_envs,
+        "latency_ms": latency_ms,
         "steps": transitions,
         "episodes": episodes,
         "steps_per_s": transitions / elapsed,
-        # This process's CPU only: for "sync" every sub-env's; for "async" the workers' CPU is not counted.
+        # This process's CPU only: for "single", "sync" and "make_vec" every sub-env's; "async" workers' is not.
         "steps_per_cpu_s": transitions / max(cpu, 1e-9),
         "vector_steps_per_s": calls / elapsed,
         "startup_s": startup_s,

@@ -7,6 +7,7 @@ import functools
 import inspect
 import json
 import re
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, SupportsFloat
@@ -67,12 +68,48 @@ class NextTurn(NamedTuple):
 
 @dataclass(frozen=True)
 class _Prepared:
-    """Per-task values computed once: the task's APIs, schemas and reset observation."""
+    """Per-task values computed once per suite: the task's APIs, schemas and reset observation."""
 
+    task_id: str
     apis: dict[str, API]
     tools: list[dict[str, Any]]
     system: str
     observation: str
+
+
+# Per suite (suites are immutable and shared): every env of a suite, e.g. the N copies in a vector env, builds
+# each task's prompt once between them instead of once each.
+_SHARED_PREPARED: weakref.WeakKeyDictionary[Any, dict[int, _Prepared]] = weakref.WeakKeyDictionary()
+
+
+def _suite_prepared(suite: Suite, index: int) -> _Prepared:
+    try:
+        cache = _SHARED_PREPARED.setdefault(suite, {})
+    except TypeError:  # a suite that cannot be weakly referenced or hashed: built afresh
+        cache = {}
+    prepared = cache.get(index)
+    if prepared is None:
+        prepared = cache[index] = _build_prepared(suite, suite.tasks[index])
+    return prepared
+
+
+def _build_prepared(suite: Suite, task: Task) -> _Prepared:
+    # A suite whose function names clash across tasks (ToolBench's 64-character cut) gives per-task ones.
+    task_catalog = getattr(suite, "task_catalog", None)
+    catalog = task_catalog(task) if task_catalog is not None else suite.catalog
+    apis = {name: catalog[name] for name in task.api_names}
+    tools = catalog.schemas(task.api_names)
+    seen: dict[str, str] = {}
+    for api in apis.values():
+        seen.setdefault(api.tool_name, catalog.tool_descriptions.get(api.tool_name, api.tool_description))
+    system = system_prompt(list(seen.items()), tools)
+    extra_apis = getattr(suite, "extra_apis", None)  # callable though not in the prompt (yet)
+    if extra_apis is not None:
+        apis.update({name: catalog[name] for name in extra_apis(task)})
+    suffix = getattr(suite, "system_prompt_suffix", None)
+    if suffix is not None:
+        system += suffix(task)
+    return _Prepared(task.task_id, apis, tools, system, render_observation(system, task.query))
 
 
 class ToolUseEnv(gym.Env[str, Any]):
@@ -126,6 +163,7 @@ class ToolUseEnv(gym.Env[str, Any]):
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
+    _pending_seed: int | None = None  # a seed given to `reset` whose generator state is not derived yet
 
     def __init__(
         self,
@@ -165,6 +203,9 @@ class ToolUseEnv(gym.Env[str, Any]):
         self.action_space = ToolCallSpace(sorted({n for t in suite.tasks for n in t.api_names}))
         self._prepared: dict[int, _Prepared] = {}
         self._state = EpisodeState()
+        # Suites are immutable, so their optional hooks are looked up once, not on every step.
+        self._progress_hook = getattr(suite.judge, "progress", None)
+        self._step_info_hook = getattr(suite, "step_info", None)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -222,20 +263,38 @@ class ToolUseEnv(gym.Env[str, Any]):
         return self._state.judge_state
 
     # ------------------------------------------------------------------ gym API
+    @property
+    def np_random(self) -> np.random.Generator:
+        rng = self._np_random
+        if rng is None:
+            return gym.Env.np_random.fget(self)  # type: ignore[attr-defined]
+        if self._pending_seed is not None:
+            rng.bit_generator.state = _pcg64_state(self._pending_seed)
+            self._pending_seed = None
+        return rng
+
+    @np_random.setter
+    def np_random(self, value: np.random.Generator) -> None:
+        self._pending_seed = None
+        gym.Env.np_random.fset(self, value)  # type: ignore[attr-defined]
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         rng = self._np_random
         if type(seed) is int and seed >= 0 and rng is not None and type(rng.bit_generator) is np.random.PCG64:
             # The generator Gymnasium would build for this seed (PCG64 over SeedSequence(seed)), reseeded in place
-            # from a cached state: a seeded reset then costs ~2 µs instead of ~16 µs for a new generator.
-            rng.bit_generator.state = _pcg64_state(seed)
+            # (`np_random` keeps its identity) and only when something reads it: a reset whose task comes from
+            # `options` never pays for deriving the state (~20-40 µs per new seed).
+            self._pending_seed = seed
             self._np_random_seed = seed
             seed = None
+        elif seed is not None:
+            self._pending_seed = None  # Gymnasium's reset below builds a new generator for this seed
         super().reset(seed=seed)
         index = self._choose_task(options or {})
         task = self.suite.tasks[index]
         self._state = EpisodeState(task_index=index, judge_state=self.suite.judge.start(task))
         self._state.progress = self._gold_progress(task)
-        prepared = self._prepare(index)
+        prepared = self._prepared.get(index) or self._prepare(index)
         info: dict[str, Any] = {"task_id": task.task_id}
         self._add_optional_info(info)
         if self.render_mode == "human":
@@ -274,25 +333,27 @@ class ToolUseEnv(gym.Env[str, Any]):
                 status, error, response, components = self._tool_call(task, call, info)
         truncated = not terminated and state.steps >= self.max_steps
         phi = _potential(state.progress)
-        state.progress = self._gold_progress(task)
+        state.progress = progress = self._gold_progress(task)
+        phi_after = _potential(progress)
         # Φ of the state an episode ends in is 0 (the step counter is part of the state, so truncation ends it too).
-        phi_next = 0.0 if terminated or truncated else _potential(state.progress)
-        components = components._replace(phi=phi, phi_next=phi_next)
+        done = terminated or truncated
+        sc, con, solved = components[:3]
+        components = RewardComponents(sc, con, solved, phi, 0.0 if done else phi_after)
         reward = self.reward_config(components)
         observation = self._render_response(error, response)
-        state.history.append(StepRecord(call, "" if call is not None else _raw_text(action), observation,
-                                        status, reward, components, info.get("gold_call"), *state.progress))
-        state.done = terminated or truncated
+        record = StepRecord(call, "" if call is not None else _raw_text(action), observation, status, reward,
+                            components, info.get("gold_call"), *progress)
+        state.history.append(record)
+        state.done = done
         info["status"] = int(status)
-        info["reward_components"] = components.as_dict()
-        info["progress"] = _potential(state.progress)
-        if state.done:
-            info["is_solved"] = components.solved if components.solved is not None else UNSOLVED
-            info["gold_matched"], info["gold_total"] = state.progress
+        info["reward_components"] = {"SC": sc, "Con": con, "IsSolved": solved}
+        info["progress"] = phi_after
+        if done:
+            info["is_solved"] = solved if solved is not None else UNSOLVED
+            info["gold_matched"], info["gold_total"] = progress
         self._add_optional_info(info)
-        step_info = getattr(self.suite, "step_info", None)
-        if step_info is not None:
-            info.update(step_info(task, state.judge_state, state.history[-1], terminated) or {})
+        if self._step_info_hook is not None:
+            info.update(self._step_info_hook(task, state.judge_state, record, terminated) or {})
         if self.render_mode == "human":
             self.render()
         return observation, reward, terminated, truncated, info
@@ -350,33 +411,20 @@ class ToolUseEnv(gym.Env[str, Any]):
             raise gym.error.ResetNeeded("Call reset() before using the env")
         prepared = self._prepared.get(index)
         if prepared is None:
-            task = self.suite.tasks[index]
-            # A suite whose function names clash across tasks (ToolBench's 64-character cut) gives per-task ones.
-            task_catalog = getattr(self.suite, "task_catalog", None)
-            catalog = task_catalog(task) if task_catalog is not None else self.suite.catalog
-            apis = {name: catalog[name] for name in task.api_names}
-            tools = catalog.schemas(task.api_names)
-            seen: dict[str, str] = {}
-            for api in apis.values():
-                seen.setdefault(api.tool_name, catalog.tool_descriptions.get(api.tool_name, api.tool_description))
-            system = system_prompt(list(seen.items()), tools)
-            extra_apis = getattr(self.suite, "extra_apis", None)  # callable though not in the prompt (yet)
-            if extra_apis is not None:
-                apis.update({name: catalog[name] for name in extra_apis(task)})
-            suffix = getattr(self.suite, "system_prompt_suffix", None)
-            if suffix is not None:
-                system += suffix(task)
-            observation = render_observation(system, task.query)
-            if len(observation) > self.observation_space.max_length:
-                raise ValueError(
-                    f"Task {task.task_id!r}: prompt of {len(observation)} characters exceeds max_prompt_length="
-                    f"{self.observation_space.max_length}"
-                )
-            prepared = self._prepared[index] = _Prepared(apis, tools, system, observation)
+            prepared = self._prepared[index] = self._check_prompt(_suite_prepared(self.suite, index))
+        return prepared
+
+    def _check_prompt(self, prepared: _Prepared) -> _Prepared:
+        if len(prepared.observation) > self.observation_space.max_length:
+            raise ValueError(
+                f"Task {prepared.task_id!r}: prompt of {len(prepared.observation)} characters exceeds "
+                f"max_prompt_length={self.observation_space.max_length}"
+            )
         return prepared
 
     def _tool_call(self, task: Task, call: ToolCall, info: dict[str, Any]) -> tuple[Status, str, Any, RewardComponents]:
-        api = self._prepare(self._state.task_index).apis.get(call.name)
+        index = self._state.task_index
+        api = (self._prepared.get(index) or self._prepare(index)).apis.get(call.name)
         if api is None:
             return Status.NO_SUCH_FUNCTION, f"No such function name: {call.name}", "", RewardComponents(0.0, 0.0)
         problem = api.validate(call.arguments, self.strict_arguments)
@@ -418,10 +466,9 @@ class ToolUseEnv(gym.Env[str, Any]):
         return Status.FINAL_ANSWER, "", "successfully giving the final answer.", RewardComponents(0.0, 0.0, solved)
 
     def _gold_progress(self, task: Task) -> tuple[float, float]:
-        hook = getattr(self.suite.judge, "progress", None)
-        if hook is None:
+        if self._progress_hook is None:
             return 0.0, 0.0
-        matched, total = hook(task, self._state.judge_state)
+        matched, total = self._progress_hook(task, self._state.judge_state)
         return float(matched), float(total)
 
     def _render_response(self, error: str, response: Any) -> str:
@@ -489,10 +536,19 @@ class _Verbatim:
     text: str
 
 
+# `json.dumps(value)`'s text without its per-call set-up (a new C encoder per call): the same C encoder built
+# once, with json.dumps's defaults. It keeps no cycle markers, so a cyclic value ends in RecursionError instead of
+# ValueError: both are a failure `_dumps` reports as None.
+_C_ENCODER = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+_ENCODE = _C_ENCODER(None, json.JSONEncoder().default, json.encoder.encode_basestring_ascii, None, ": ", ", ",
+                     False, False, True) if _C_ENCODER is not None else None
+
+
 def _dumps(value: Any) -> str | None:
-    """JSON text of `value`, or None when it is not JSON-serialisable (never raises)."""
+    """JSON text of `value` exactly as `json.dumps(value)`, or None when it is not JSON-serialisable (never
+    raises)."""
     try:
-        return json.dumps(value)
+        return "".join(_ENCODE(value, 0)) if _ENCODE is not None else json.dumps(value)
     except Exception:  # noqa: BLE001 - TypeError, ValueError (int digit limit), RecursionError, a raising __str__
         return None
 

@@ -18,13 +18,16 @@ from learning import METHODS, load_preset, mean_ci95, merge, secondary_metrics, 
 from report import PAPER_CELLS, build_report
 
 
-@pytest.mark.parametrize("vectorizer", ["sync", "async"])
+@pytest.mark.parametrize("vectorizer", ["single", "sync", "make_vec", "async"])
 def test_vector_throughput_reports_steps_and_memory(vectorizer: str) -> None:
-    r = vector_throughput("StepTool-ToolBench-G1-v0", 2, vectorizer, min_seconds=0.05, split="test_instruction")
-    assert r["steps"] > 0 and r["steps_per_s"] > 0 and r["num_envs"] == 2
-    assert (r["workers_peak_rss_mb"] is None) == (vectorizer == "sync")
+    n = 1 if vectorizer == "single" else 2
+    r = vector_throughput("StepTool-ToolBench-G1-v0", n, vectorizer, min_seconds=0.05, split="test_instruction")
+    assert r["steps"] > 0 and r["steps_per_s"] > 0 and r["num_envs"] == n
+    assert (r["workers_peak_rss_mb"] is None) == (vectorizer != "async")
     with pytest.raises(ValueError):
         vector_throughput("StepTool-ToolBench-G1-v0", 1, "threads")
+    with pytest.raises(ValueError):
+        vector_throughput("StepTool-ToolBench-G1-v0", 2, "single")
 
 
 def test_action_parse_cost_covers_every_form() -> None:

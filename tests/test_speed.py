@@ -1,5 +1,6 @@
 """Speed regression guards (relative to each suite's floor measured in the same test) and the exactness of the
-fast paths: τ²'s per-record end-state check, BFCL's cached state key, StableToolBench's C LCS, seeded resets."""
+fast paths: τ²'s per-record end-state check, BFCL's cached state key, StableToolBench's C LCS, seeded resets,
+ToolBench's answer normalisation."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from steptool_gym.bench import floor_ratio
 from steptool_gym.errors import DataError, MissingExtraError
 
 # Median CPU-time ratio env / floor measured by benchmarks/env_throughput.py (benchmarks/results/
-# env_throughput.json, 2-core shared CPU). A test fails when a step gets 3× slower than that ratio allows.
+# env_throughput.json, 2-core shared CPU; since issue 17 with fresh seeds and no warm answer memo, so the
+# ToolBench figure is lower than the earlier warm 0.45). A test fails when a step gets 3× slower than that allows.
 MEASURED_RATIO = {
-    "StepTool-ToolBench-v0": 0.45,
-    "StepTool-StableToolBench-v0": 0.39,
-    "StepTool-BFCL-MultiTurn-v0": 0.17,
-    "StepTool-Tau2-Retail-v0": 0.34,
+    "StepTool-ToolBench-v0": 0.41,
+    "StepTool-StableToolBench-v0": 0.36,
+    "StepTool-BFCL-MultiTurn-v0": 0.18,
+    "StepTool-Tau2-Retail-v0": 0.29,
 }
 SLOWDOWN = 3.0
 
@@ -56,6 +58,17 @@ def test_seeded_reset_matches_gymnasiums_generator() -> None:
     env.reset()
     env.reset(seed=3)
     assert env.task.task_id == first
+    # A task from `options` draws nothing: the generator is derived only when read, and is still the seed's own.
+    rng = env.np_random
+    env.reset(seed=11, options={"task_index": 5})
+    assert env.np_random_seed == 11 and env.task is env.suite.tasks[5]
+    snap = env.snapshot()
+    expected, _ = seeding.np_random(11)
+    assert env.np_random is rng
+    assert np.array_equal(env.np_random.integers(1 << 30, size=8), expected.integers(1 << 30, size=8))
+    env.restore(snap)
+    expected, _ = seeding.np_random(11)
+    assert np.array_equal(env.np_random.integers(1 << 30, size=8), expected.integers(1 << 30, size=8))
     with pytest.raises(gym.error.Error):
         env.reset(seed=-1)
 
@@ -91,14 +104,17 @@ def test_stabletoolbench_lcs_is_exact_on_the_shared_records() -> None:
 
 def test_bfcl_state_key_equals_a_full_dump() -> None:
     _make_or_skip("StepTool-BFCL-MultiTurn-v0")
-    from steptool_envs.bfcl.suite import _canonical, _path
+    from steptool_envs.bfcl.suite import _path
 
-    def full_dump_key(task, state) -> str:
-        world = {name: _canonical(inst) for name, inst in sorted(state.instances.items())}
+    def digest(text: str) -> str:
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+    def full_dump_key(task, state) -> str:  # every simulator dumped afresh
         cwd = [_path(inst) for inst in state.instances.values() if hasattr(inst, "_current_dir")]
-        key = {"task": task.task_id, "turn": state.turn, "matched": state.matched, "called": state.turn_calls > 0,
-               "failed": not state.solved, "world": world, "cwd": cwd}
-        return hashlib.blake2b(json.dumps(key, sort_keys=True, default=repr).encode(), digest_size=16).hexdigest()
+        head = {"task": task.task_id, "turn": state.turn, "matched": state.matched, "called": state.turn_calls > 0,
+                "failed": not state.solved, "cwd": cwd}
+        world = [f"{name}={digest(_reference_state_json(inst))}" for name, inst in sorted(state.instances.items())]
+        return digest("|".join([json.dumps(head, sort_keys=True), *world]))
 
     env = gym.make("StepTool-BFCL-MultiTurn-v0").unwrapped
     for index in (0, 3, 57):
@@ -132,6 +148,25 @@ def _canonical_reference(value):  # BFCL's `_canonical` before its exact-type fa
     return repr(value)
 
 
+def _reference_public(value):  # one level of `_canonical_reference`, for json's `default`
+    from collections.abc import Mapping
+
+    if isinstance(value, set | frozenset):
+        return sorted(repr(v) for v in value)
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items()}
+    if hasattr(value, "__dict__"):
+        return {k: v for k, v in vars(value).items() if not k.startswith("_") and k != "parent"}
+    return repr(value)
+
+
+def _reference_state_json(value) -> str:  # BFCL's `_state_json` as its docstring defines it
+    try:
+        return json.dumps(value, sort_keys=True, default=_reference_public)
+    except (ValueError, TypeError, RecursionError):
+        return json.dumps(_canonical_reference(value), sort_keys=True, default=repr)
+
+
 def test_bfcl_canonical_fast_paths_match_the_general_form() -> None:
     _make_or_skip("StepTool-BFCL-MultiTurn-v0")
     from steptool_envs.bfcl.suite import _canonical, _state_json
@@ -142,29 +177,43 @@ def test_bfcl_canonical_fast_paths_match_the_general_form() -> None:
 
     odd = {10: [True, None], 9: {"z": Obj(), "a": frozenset({"q"})}, "m": ({1: 2},), 1.5: b"raw"}
     assert _canonical(odd) == _canonical_reference(odd)
+    # Keys json cannot sort: the general form.
     assert _state_json(odd) == json.dumps(_canonical_reference(odd), sort_keys=True, default=repr)
+    loop: dict = {"a": [1]}
+    loop["a"].append(loop)
+    assert _state_json(loop) == json.dumps(_canonical(loop), default=repr) == '{"a": [1, "<cycle>"]}'
+    leaf = Obj()
+    leaf.a = {"k": 1}
+    plain = {"z": leaf, "s": {"b", "a"}, "n": {2: "two", 10: "ten"}, "t": (1, "x")}
+    assert _state_json(plain) == json.dumps(plain, sort_keys=True, default=_reference_public)
     env = gym.make("StepTool-BFCL-MultiTurn-v0").unwrapped
     for index in range(0, 60, 6):
         env.reset(options={"task_index": index})
         for _ in range(4):
             for inst in env.judge_state.instances.values():
-                assert _state_json(inst) == json.dumps(_canonical_reference(inst), sort_keys=True, default=repr)
+                assert _canonical(inst) == _canonical_reference(inst)
+                assert _state_json(inst) == _reference_state_json(inst)
             if env.step(env.oracle_action())[2]:
                 break
 
 
-def test_toolbench_memoised_finish_judgement_is_exact() -> None:
-    from steptool_envs.toolbench.judge import _judge_answer, _judge_answer_cached
+def test_toolbench_norm_answer_fast_path_equals_the_regex_passes() -> None:
+    import random
+
+    from steptool_envs.toolbench import gold
+
+    def reference(text: str) -> str:  # `norm_answer` before its ASCII fast path
+        text = gold._NUMBER.sub(gold._canonical_number, text.lower())
+        text = gold._LONE_DOT.sub(" ", gold._PUNCT.sub(" ", text))
+        return " " + " ".join(text.split()) + " "
 
     env = gym.make("StepTool-ToolBench-v0").unwrapped
-    verdicts = set()
-    for task in env.suite.tasks[:100]:
-        answer = task.gold.answer
-        for text in (answer, answer.upper(), answer[: len(answer) // 2], answer + " 12345 extra words", "No idea."):
-            if text.strip():
-                assert _judge_answer_cached(task, text) == _judge_answer(task, text) == _judge_answer(task, text)
-                verdicts.add(_judge_answer(task, text))
-    assert len(verdicts) >= 2
+    texts = [t for task in env.suite.tasks[:300] for t in (task.gold.answer, task.query)]
+    rng = random.Random(0)
+    alphabet = "0123456789.,- aZ_!?\t\x1cé٣"  # digits, separators, punctuation, a non-ASCII digit
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(20_000)]
+    texts += ["1,234.50", "007", "-0.0", "3.", ".5", "1..2", "1,2345", "a.b", "x 0.10 y", "10.01"]
+    assert [gold.norm_answer(t) for t in texts] == [reference(t) for t in texts]
 
 
 def _check_tau2_record_comparison(domain: str, tasks: int) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 import steptool_gym  # noqa: F401
@@ -94,3 +95,58 @@ def test_same_seed_same_trajectory_across_processes(seed):
             f"from test_vector import _oracle_episode_json; print(_oracle_episode_json({seed}))")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert other.stdout.strip() == _oracle_episode_json(seed)
+
+
+def _same_batched(a, b) -> None:
+    if isinstance(a, dict):
+        assert list(a) == list(b)
+        for key in a:
+            _same_batched(a[key], b[key])
+        return
+    assert type(a) is type(b) and a.dtype == b.dtype and a.shape == b.shape
+    assert np.array_equal(a, b, equal_nan=True) if a.dtype.kind == "f" else a.tolist() == b.tolist()
+
+
+def test_make_vec_builds_the_fast_sync_env_with_gymnasiums_results():
+    from steptool_gym.vector import ToolSyncVectorEnv
+
+    fast = gym.make_vec(ENV_ID, num_envs=3)
+    slow = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode="sync")
+    try:
+        assert type(fast) is ToolSyncVectorEnv and type(slow) is gym.vector.SyncVectorEnv
+        assert fast.envs[0].unwrapped.suite.group == "G2"  # the ID's own kwargs
+        obs_fast, info_fast = fast.reset(seed=7)
+        obs_slow, info_slow = slow.reset(seed=7)
+        assert obs_fast == obs_slow
+        _same_batched(info_fast, info_slow)
+        for t in range(40):  # oracle calls, malformed text, answers and give-ups: infos of every shape
+            actions = tuple(fast.envs[i].unwrapped.oracle_action() if t % 3 else ACTIONS[(t * (i + 1)) % 3]
+                            for i in range(3))
+            out_fast, out_slow = fast.step(actions), slow.step(actions)
+            assert out_fast[0] == out_slow[0]
+            for x, y in zip(out_fast[1:], out_slow[1:], strict=True):
+                _same_batched(x, y)
+    finally:
+        fast.close()
+        slow.close()
+
+
+def test_batch_infos_equals_gymnasiums_add_info_on_odd_infos():
+    from steptool_gym.vector import batch_infos
+
+    vec = gym.vector.SyncVectorEnv([lambda: gym.make(ENV_ID)] * 3)
+    cases = [
+        [{"a": 1, "b": "x"}, {"b": "y"}, {"a": 2.5, "c": None}],  # missing keys, an int column given a float
+        [{"d": {"x": 1}}, {"d": {"y": True}}, {}],  # nested dicts with different keys
+        [{"f": 1.0}, {"f": 2}, {"f": np.float32(3)}],  # mixed numeric types
+        [{"v": np.arange(2)}, {"v": np.arange(2)}, {"v": np.arange(2)}],  # arrays
+        [{"l": [1, 2]}, {"l": (3,)}, {"l": "s"}],  # sequences in an object column
+        [{"k": 1}, {"k": 2}, {"k": 3}],
+    ]
+    for infos in cases:
+        expected: dict = {}
+        for i, info in enumerate(infos):
+            expected = vec._add_info(expected, info, i)
+        _same_batched(batch_infos(infos, 3), expected)
+    assert batch_infos([{"m": {"x": 1}}, {"m": 2}, {}], 3) is None  # a dict in one sub-env only: Gymnasium's path
+    vec.close()

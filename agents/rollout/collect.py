@@ -27,6 +27,7 @@ from steptool_agents.policy.models import model_device
 from steptool_agents.policy.prompts import PromptFormat, after_action_text
 from steptool_agents.policy.sampling import Sampler
 from steptool_agents.policy.tokenization import Trajectory, encode, prompt_ids
+from steptool_gym.vector import ToolSyncVectorEnv
 
 __all__ = [
     "Collector",
@@ -44,11 +45,12 @@ _PLACEHOLDER = ""  # sent to sub-envs whose action is ignored (autoreset step) o
 
 
 def make_vector_env(env_id: str, num_envs: int, asynchronous: bool = False, **kwargs: Any) -> gym.vector.VectorEnv:
-    """`num_envs` copies of `env_id` (next-step autoreset): a `SyncVectorEnv`, or with `asynchronous` an
-    `AsyncVectorEnv` whose sub-envs step in worker processes (worth it when a step waits on a tool server)."""
+    """`num_envs` copies of `env_id` (next-step autoreset): a `ToolSyncVectorEnv` (Gymnasium's `SyncVectorEnv`,
+    same results, infos batched once per step), or with `asynchronous` an `AsyncVectorEnv` whose sub-envs step in
+    worker processes (worth it when a step waits on a tool server)."""
     fns = [partial(gym.make, env_id, **kwargs) for _ in range(num_envs)]
     # Text observations cannot live in shared memory: workers send them through their pipes.
-    return gym.vector.AsyncVectorEnv(fns, shared_memory=False) if asynchronous else gym.vector.SyncVectorEnv(fns)
+    return gym.vector.AsyncVectorEnv(fns, shared_memory=False) if asynchronous else ToolSyncVectorEnv(fns)
 
 
 def json_object_closed(text: str) -> bool:

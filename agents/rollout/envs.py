@@ -12,6 +12,7 @@ from steptool_agents import registry
 from steptool_agents.config import TrainConfig
 from steptool_agents.rollout.collect import make_vector_env
 from steptool_gym.rewards import DEFAULT_REWARD_MODE
+from steptool_gym.vector import ToolSyncVectorEnv
 
 __all__ = ["FixedTasks", "env_factory", "env_kwargs", "fixed_task_vector_env", "learner_gamma"]
 
@@ -32,10 +33,10 @@ class FixedTasks(gym.Wrapper):
 
 
 def fixed_task_vector_env(env_id: str, num_envs: int, task_ids: Sequence[str], **kwargs: Any) -> gym.vector.VectorEnv:
-    """A `SyncVectorEnv` of `num_envs` sub-envs whose episodes play `task_ids` in order, each once (the queue is
+    """A `ToolSyncVectorEnv` of `num_envs` sub-envs whose episodes play `task_ids` in order, each once (the queue is
     shared, so which sub-env plays a task does not matter: the set played is `task_ids` whatever the lengths)."""
     queue = deque(task_ids)
-    return gym.vector.SyncVectorEnv([lambda: FixedTasks(gym.make(env_id, **kwargs), queue) for _ in range(num_envs)])
+    return ToolSyncVectorEnv([lambda: FixedTasks(gym.make(env_id, **kwargs), queue) for _ in range(num_envs)])
 
 
 def learner_gamma(cfg: TrainConfig) -> float:

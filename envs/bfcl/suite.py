@@ -125,6 +125,7 @@ def parse_call(text: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
 
 _MAX_DEPTH = 128  # deeper simulator state is summarised (a step must never hit Python's recursion limit)
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_STR = frozenset({str})
 
 
 def _canonical(value: Any, _path: set[int] | None = None, _depth: int = 0) -> Any:
@@ -153,11 +154,16 @@ def _canonical(value: Any, _path: set[int] | None = None, _depth: int = 0) -> An
     depth = _depth + 1
     scalars = _SCALARS
     try:
-        if kind is dict and all(type(k) is str for k in value):
+        # `issuperset(map(type, ...))` checks every key or value's exact type in C, without a Python loop.
+        if kind is dict and _STR.issuperset(map(type, value)):
+            if scalars.issuperset(map(type, value.values())):
+                return dict(sorted(value.items()))
             return {k: v if type(v := value[k]) in scalars else _canonical(v, path, depth) for k in sorted(value)}
         if isinstance(value, Mapping):
             return {str(k): _canonical(v, path, depth) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
         if kind is list:
+            if scalars.issuperset(map(type, value)):
+                return list(value)
             return [v if type(v) in scalars else _canonical(v, path, depth) for v in value]
         if isinstance(value, list | tuple):
             return [_canonical(v, path, depth) for v in value]
@@ -290,7 +296,7 @@ class BFCLEpisode:
     matched: list[bool] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)
     finished: bool = False
-    # Canonical JSON of each simulator's public state, for `state_key`; dropped when a call reaches it.
+    # The digest of each simulator's canonical JSON, for `state_key`; dropped when a call reaches it.
     digests: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     matched_before: int = 0  # gold calls matched in ended turns (Φ of reward_mode="progress")
 
@@ -512,11 +518,11 @@ class BFCLSuite:
         return instances
 
     def initial_digests(self, task: Task) -> Mapping[str, str]:
-        """`state_key`'s canonical JSON of each simulator as `fresh_instances` builds it (once per task)."""
+        """`state_key`'s digest of each simulator as `fresh_instances` builds it (once per task)."""
         digests = self._initial_digests.get(task.task_id)
         if digests is None:
             instances = self.fresh_instances(task.gold)
-            digests = {name: _state_json(inst) for name, inst in instances.items()}
+            digests = {name: _state_digest(inst) for name, inst in instances.items()}
             self._initial_digests[task.task_id] = digests
         return digests
 
@@ -577,28 +583,51 @@ class BFCLSuite:
     def state_key(self, task: Task, state: BFCLEpisode) -> str:
         """Hash of the task, turn progress, the simulators' public state and the file system's directory.
 
-        The hashed text is ``json.dumps({"task", "turn", "matched", "called", "failed", "world", "cwd"},
-        sort_keys=True)``; each simulator's part of ``world`` is cached in the episode until a call reaches that
-        simulator, so a step re-dumps at most the one simulator it called."""
+        The hashed text is ``json.dumps({"called", "cwd", "failed", "matched", "task", "turn"})`` followed by
+        ``|<simulator>=<digest>`` per simulator in name order, the digest being the 16-byte BLAKE2b of the
+        simulator's canonical JSON (`_state_json`). Digests are cached in the episode until a call reaches that
+        simulator, so a step re-dumps and re-hashes at most the one simulator it called, never the whole world."""
         digests = state.digests
-        world = []
-        for name in sorted(state.instances):
-            text = digests.get(name)
-            if text is None:
-                text = digests[name] = _state_json(state.instances[name])
-            world.append(f"{json.dumps(name)}: {text}")
-        cwd = [_path(inst) for inst in state.instances.values() if hasattr(inst, "_current_dir")]
-        head = json.dumps({"called": state.turn_calls > 0, "cwd": cwd, "failed": not state.solved,
-                           "matched": state.matched, "task": task.task_id, "turn": state.turn},
-                          sort_keys=True, default=repr)
-        text = f"{head[:-1]}, \"world\": {{{', '.join(world)}}}}}"
-        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        instances = state.instances
+        cwd = [_path(inst) for inst in instances.values() if hasattr(inst, "_current_dir")]
+        # Keys in sorted order: the text `sort_keys=True` gives, without sorting.
+        parts = [json.dumps({"called": state.turn_calls > 0, "cwd": cwd, "failed": not state.solved,
+                             "matched": state.matched, "task": task.task_id, "turn": state.turn})]
+        for name in sorted(instances):
+            digest = digests.get(name)
+            if digest is None:
+                digest = digests[name] = _state_digest(instances[name])
+            parts.append(f"{name}={digest}")
+        return hashlib.blake2b("|".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def _state_digest(instance: Any) -> str:
+    return hashlib.blake2b(_state_json(instance).encode(), digest_size=16).hexdigest()
 
 
 def _state_json(instance: Any) -> str:
-    """A simulator's public state as `state_key` hashes it. `_canonical` builds every mapping with its keys
-    sorted, so this is the text ``json.dumps(..., sort_keys=True)`` gives, without re-sorting each dict."""
-    return json.dumps(_canonical(instance), default=repr)
+    """A simulator's public state as `state_key` hashes it: ``json.dumps(instance, sort_keys=True)`` with objects
+    as their public attributes (`_public`), in json's C encoder. A state it cannot encode (a cycle, keys of mixed
+    types that cannot be sorted, nesting past the recursion limit) is ``json.dumps(_canonical(instance))``."""
+    try:
+        return _STATE_ENCODER.encode(instance)
+    except (ValueError, TypeError, RecursionError):
+        return json.dumps(_canonical(instance), default=repr)
+
+
+def _public(value: Any) -> Any:
+    """What `_state_json` encodes for a value json cannot: `_canonical`'s form, one level deep."""
+    if isinstance(value, set | frozenset):
+        return sorted(repr(v) for v in value)
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items()}
+    if hasattr(value, "__dict__"):
+        # `parent` is GorillaFileSystem's back-pointer up the directory tree (see `_canonical`).
+        return {k: v for k, v in vars(value).items() if not k.startswith("_") and k != "parent"}
+    return repr(value)
+
+
+_STATE_ENCODER = json.JSONEncoder(sort_keys=True, default=_public)
 
 
 def _path(file_system: Any) -> str:

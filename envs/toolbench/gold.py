@@ -15,6 +15,11 @@ __all__ = ["Gold", "GoldNode", "norm_answer"]
 _NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
 _PUNCT = re.compile(r"[^\w.\-]+")
 _LONE_DOT = re.compile(r"(?<!\d)\.|\.(?!\d)")
+# Where `_canonical_number` would change an ASCII text (a superset): a thousands group, a fraction ending in 0,
+# a number with a leading zero. Non-ASCII text always takes the regex pass (`int` reads every Unicode digit).
+_NON_CANONICAL = re.compile(r"\d,\d|\.\d*0(?!\d)|(?<!\d)0\d")
+# `_PUNCT` on ASCII: every character but [A-Za-z0-9_.-] becomes a space.
+_ASCII_PUNCT = bytes(c if chr(c).isalnum() or chr(c) in "_.-" else 32 for c in range(256))
 
 
 def _canonical_number(match: re.Match[str]) -> str:
@@ -29,8 +34,23 @@ def _canonical_number(match: re.Match[str]) -> str:
 def norm_answer(text: str) -> str:
     """Lower-case, canonical numbers (``18.50`` → ``18.5``, ``1,234`` → ``1234``), punctuation as spaces,
     padded with spaces so that a fact matches only whole tokens (``" 18.5 " in norm_answer(...)``)."""
-    text = _NUMBER.sub(_canonical_number, text.lower())
-    text = _LONE_DOT.sub(" ", _PUNCT.sub(" ", text))
+    text = text.lower()
+    if not text.isascii():
+        text = _LONE_DOT.sub(" ", _PUNCT.sub(" ", _NUMBER.sub(_canonical_number, text)))
+        return " " + " ".join(text.split()) + " "
+    # The same steps for ASCII text without a regex pass per step (the judge runs on every final answer): numbers
+    # are rewritten only when one is not canonical, punctuation goes by a table (runs of spaces collapse below),
+    # and a dot stays only between two digits.
+    if ("," in text or "0" in text) and _NON_CANONICAL.search(text):
+        text = _NUMBER.sub(_canonical_number, text)
+    text = text.encode("ascii").translate(_ASCII_PUNCT).decode("ascii")
+    if "." in text:
+        parts = text.split(".")
+        out = [parts[0]]
+        for before, after in zip(parts, parts[1:]):
+            out.append("." if before[-1:].isdigit() and after[:1].isdigit() else " ")
+            out.append(after)
+        text = "".join(out)
     return " " + " ".join(text.split()) + " "
 
 

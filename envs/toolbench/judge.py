@@ -104,29 +104,15 @@ class ExactJudge:
         answer = call.arguments.get("final_answer", "")
         if not isinstance(answer, str) or not answer.strip():
             return UNSOLVED
-        if len(answer) <= _CACHED_ANSWER_CHARS:
-            return _judge_answer_cached(task, answer)
-        return _judge_answer(task, answer)
-
-
-_CACHED_ANSWER_CHARS = 1024  # longer answers are judged afresh: the cache stays a few MB at most
-
-
-def _judge_answer(task: Task, answer: str) -> float:
-    """`ExactJudge.judge_finish`'s verdict on a non-empty answer: a pure function of the task and the text."""
-    text = norm_answer(answer)
-    found = sum(fact in text for fact in task.gold.fact_keys)
-    if found == len(task.gold.fact_keys):
-        return SOLVED if answer_precision(task, text) >= ANSWER_PRECISION else UNSURE
-    return UNSURE if found else UNSOLVED
-
-
-# An answer given again (a group of rollouts on one task, a replay) costs a lookup, not three regex passes.
-_judge_answer_cached = functools.lru_cache(maxsize=1 << 13)(_judge_answer)
+        text = norm_answer(answer)
+        found = sum(fact in text for fact in task.gold.fact_keys)
+        if found == len(task.gold.fact_keys):
+            return SOLVED if answer_precision(task, text) >= ANSWER_PRECISION else UNSURE
+        return UNSURE if found else UNSOLVED
 
 
 def _content(text: str) -> set[str]:
-    return {t for t in text.split() if t not in _STOPWORDS}
+    return set(text.split()) - _STOPWORDS
 
 
 @functools.lru_cache(maxsize=1 << 12)
@@ -139,6 +125,7 @@ def answer_precision(task: Task, normalised_answer: str) -> float:
     numbers (1.0 for none)."""
     claimed = _content(normalised_answer)
     # An all-letter token has no digit (`isalpha` and `isdigit` characters are disjoint): skip the scan.
-    numbers = {t for t in claimed if not t.isalpha() and any(ch.isdigit() for ch in t)}
+    numbers = {t for t in claimed if not t.isalpha() and any(map(str.isdigit, t))}
     supported = _supported(task)
-    return min(len(part & supported) / len(part) if part else 1.0 for part in (claimed, numbers))
+    words = len(claimed & supported) / len(claimed) if claimed else 1.0
+    return min(words, len(numbers & supported) / len(numbers)) if numbers else words
