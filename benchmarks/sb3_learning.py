@@ -4,10 +4,10 @@
     python benchmarks/sb3_learning.py --merge      # combine the --part files into sb3_learning.json
 
 Reports greedy pass rate on the train split and on held-out `test_instruction` (mean ± std and a 95% t-interval
-over seeds), beside a uniform random choice among the same admissible calls and the scripted ``first_untried``
-and ``kitchen_sink`` heuristics (`steptool_gym.test.adversaries`) on the same held-out tasks, with env steps and
-wall time. Writes benchmarks/results/sb3_learning.json (or ``sb3_learning.<part>.json`` with --part, so two
-processes can run side by side; --merge joins them).
+over seeds), beside a uniform random choice among the valid (masked) admissible calls and the scripted
+``first_untried``, ``kitchen_sink`` and ``exhaust`` heuristics (`steptool_gym.test.adversaries`) on the same
+held-out tasks, with env steps and wall time. Writes benchmarks/results/sb3_learning.json (or
+``sb3_learning.<part>.json`` with --part, so two processes can run side by side; --merge joins them).
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ import platform
 from pathlib import Path
 
 import numpy as np
+import torch
 from learning import mean_ci95
 
 from steptool_gym.sb3_train import heuristic_baseline, train_sb3
 
 ENV_ID = "StepTool-ToolBench-G1-v0"
 SPLIT = "test_instruction"
-HEURISTICS = ("first_untried", "kitchen_sink")
+HEURISTICS = ("first_untried", "kitchen_sink", "exhaust")
 RESULTS = Path(__file__).parent / "results" / "sb3_learning.json"
 
 
@@ -39,6 +40,8 @@ def main() -> None:
     parser.add_argument("--merge", action="store_true", help="join the results/sb3_learning.*.json parts")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    # One torch thread per process: on a small shared CPU, intra-op threads of a tiny MLP contend, not help.
+    torch.set_num_threads(1)
     if args.merge:
         runs, baselines = [], {}
         for part in sorted(RESULTS.parent.glob("sb3_learning.*.json")):

@@ -8,6 +8,7 @@ import itertools
 import json
 import random
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -126,19 +127,20 @@ class ToolBenchSuite:
             return []
         own = set(task.api_names)
         others = _other_apis(self, task.api_names)
-        pool = _value_pool(self)
+        pool, entities = _value_pool(self), _entity_pool(self)
         own_values = list(task.metadata.get("query_values", ())) + [v for vs in observed.values() for v in vs]
         out: list[ToolCall] = []
         for attempt in range(count * 4):
             if len(out) >= count:
                 break
-            other_tool = attempt % 2 == 1 and others
+            other_tool = attempt % 3 == 2 and others  # two in three: the task's APIs, other entities
             name = rng.choice(others) if other_tool else rng.choice(task.api_names)
             api = self.catalog[name]
             arguments = {}
             for param in api.required_parameters:
                 numeric = param.json_type == "integer"
-                fits = pool[numeric]
+                # Another real entity of the kind this parameter takes (it answers, wrongly), else any entity.
+                fits = entities.get((name, param.key)) or pool[numeric]
                 if other_tool:
                     fits = [v for v in own_values if isinstance(v, int | float) == numeric
                             and not isinstance(v, bool)] or fits
@@ -181,6 +183,18 @@ def _other_apis(suite: ToolBenchSuite, own: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=16)
+def _entity_pool(suite: ToolBenchSuite) -> dict[tuple[str, str], tuple[Any, ...]]:
+    # The values each (function, parameter) takes in the suite's gold calls: entities that exist, so a decoy call
+    # with one succeeds and answers about the wrong entity instead of failing on an unknown name.
+    out: dict[tuple[str, str], dict[Any, None]] = {}
+    for task in suite.tasks:
+        for node in task.gold.nodes:
+            for key, value in node.arguments.items():
+                out.setdefault((node.name, key), {})[value] = None
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@functools.lru_cache(maxsize=16)
 def _value_pool(suite: ToolBenchSuite) -> dict[bool, tuple[Any, ...]]:
     # Entities of the suite's queries (a decoy call about another city, player, flight, ...), split once into
     # numbers and the rest: filtering thousands of values per decoy argument was most of a step's time.
@@ -191,8 +205,9 @@ def _value_pool(suite: ToolBenchSuite) -> dict[bool, tuple[Any, ...]]:
 
 def _read_answer(task: Task, history: Sequence[Any]) -> str:
     """The Finish candidate's answer: each sub-question's asked fields (``task.metadata["asks"]``: the answering
-    function, the entity as the query names it, labels and response paths; no values) read from a successful
-    response of that function: the newest one that names the entity, else the newest one left.
+    function, the entity as the query names it, labels and response paths; no values) read from the k newest
+    distinct successful calls of that function (k: the sub-questions it answers), matched to the sub-questions by
+    the entity they name, else in order.
 
     Why not a list of values seen: the newest response alone misses facts of multi-entity tasks and lists many
     non-asked fields (the oracle's calls then solved 35-45% of held-out G1 through it), and everything seen is a
@@ -210,6 +225,10 @@ def _read_answer(task: Task, history: Sequence[Any]) -> str:
             seen.add(key)
             observations.setdefault(call.name, []).append(record.observation)
     asks = task.metadata.get("asks", ())
+    wanted = Counter(name for name, _, _ in asks)
+    # Only the newest k calls of a function asked k times count: an answer reflects the latest lookups, so calling
+    # every candidate and then Finish reads whichever entity came last, not the one that happened to be right.
+    observations = {name: found[:wanted[name]] for name, found in observations.items()}
     picked: list[str | None] = [None] * len(asks)
     for named in (True, False):  # responses naming the entity first, so that a fallback never takes one of them
         for i, (name, mention, _) in enumerate(asks):

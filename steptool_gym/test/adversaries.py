@@ -12,6 +12,8 @@ Policies (each sees the unwrapped `ToolUseEnv` and the oracle's calls on the sam
 ``echo``           (e) ``Finish`` at once with the query as the answer
 ``first_untried``  (g) take the first admissible candidate not yet called, else the Finish candidate
 ``kitchen_sink``   (h) ``first_untried`` calls, then (last step) ``Finish`` listing every value seen so far
+``exhaust``        ``first_untried`` calls, then (last step) the admissible Finish candidate: a probe of the discrete
+                   action space (brute force within the step limit), not in `ADVERSARIES`
 =================  ================================================================================================
 
 `check_reward_not_farmable(env_id)` requires the oracle's undiscounted return to be strictly higher than every
@@ -107,13 +109,13 @@ def _action(policy: str, env: ToolUseEnv, gold: set[tuple[str, str]], gold_names
         return _finish("")
     if policy == "echo":
         return _finish(env.task.query)
-    if policy in ("first_untried", "kitchen_sink"):
+    if policy in ("first_untried", "kitchen_sink", "exhaust"):
         if policy == "kitchen_sink" and last_step:
             return _finish(_kitchen_sink(env))
         calls = env.admissible_calls()
         tried = _tried(env)
         untried = [c for c in calls if not c.is_finish and _key(c) not in tried]
-        if untried:
+        if untried and not (policy == "exhaust" and last_step):
             return untried[0]
         finish = [c for c in calls if c.is_finish]
         return finish[0] if finish else _finish(_kitchen_sink(env))
