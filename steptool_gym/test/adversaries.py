@@ -14,6 +14,8 @@ Policies (each sees the unwrapped `ToolUseEnv` and the oracle's calls on the sam
 ``kitchen_sink``   (h) ``first_untried`` calls, then (last step) ``Finish`` listing every value seen so far
 ``exhaust``        ``first_untried`` calls, then (last step) the admissible Finish candidate: a probe of the discrete
                    action space (brute force within the step limit), not in `ADVERSARIES`
+``oracle_finish``  the oracle's calls, then the admissible Finish candidate instead of the gold answer: the discrete
+                   action space's ceiling (a right call sequence must be solved through it), not in `ADVERSARIES`
 =================  ================================================================================================
 
 `check_reward_not_farmable(env_id)` requires the oracle's undiscounted return to be strictly higher than every
@@ -98,6 +100,11 @@ def _action(policy: str, env: ToolUseEnv, gold: set[tuple[str, str]], gold_names
     last_step = env._state.steps + 1 >= env.max_steps
     if policy == "oracle":
         return env.oracle_action()
+    if policy == "oracle_finish":
+        call = env.oracle_action()
+        if call is None or not call.is_finish:
+            return call
+        return next((c for c in env.admissible_calls() if c.is_finish), call)
     if policy == "repeat":
         call = env.oracle_action()
         if call is not None and not call.is_finish:
