@@ -6,12 +6,14 @@ The envs stay text-in/text-out; these wrappers encode around them (MiniGrid's ``
   configurable tokenizer (`HashingTokenizer` and `ByteTokenizer` are built in and need no download), an
   optional hashed bag-of-words vector, the step counter and the previous status;
 * `DiscreteToolCalls` maps a ``Discrete(k)`` action to one of the env's ``k`` admissible calls (the task's APIs
-  filled with values seen in the query and earlier responses, mixed with decoys — other entities, other tools —
-  in a seeded random order, plus Finish answering with the newest response's values, always at index 0), adds
-  a per-candidate feature matrix to the observation, and exposes ``action_masks()`` for sb3-contrib's
-  ``MaskablePPO``. "First untried candidate, else Finish" solves 0% of held-out G1/G2 tasks; the kitchen-sink
-  answer 0–6% of the first 50 oracle-solved ones (`benchmarks/reward_farming.py`) but 19.5% of 200 random
-  G1 ``test_instruction`` draws (`benchmarks/sb3_learning.py`): not yet below the 10% goal everywhere;
+  filled with values seen in the query and earlier responses, mixed with decoys — other real entities, other
+  tools — in a seeded random order, plus Finish at index 0, which on the synthetic ToolBench answers the fields
+  the query asks from the answering calls' responses), adds a per-candidate feature matrix to the observation,
+  and exposes ``action_masks()`` for sb3-contrib's ``MaskablePPO`` (what it rules out: `DiscreteToolCalls`).
+  On 200 seeded draws of held-out G1/G2 (``test_instruction``, ``test_tool``): the oracle's calls then this
+  Finish solve 100%; "first untried candidate, else Finish" and the kitchen-sink answer solve 0% (pass rate
+  ≤ 0.3% counting Unsure as 0.5); random valid actions 0.5–6%; calling untried candidates until the last step
+  and then Finish 1.5–15% (`benchmarks/reward_farming.py`);
 * `make_sb3_env` stacks both.
 
 The env's ``reward_mode`` passes through unchanged, so step-shaped vs final-only rewards compare the same way
