@@ -8,7 +8,6 @@ import itertools
 import json
 import random
 import re
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -205,9 +204,10 @@ def _value_pool(suite: ToolBenchSuite) -> dict[bool, tuple[Any, ...]]:
 
 def _read_answer(task: Task, history: Sequence[Any]) -> str:
     """The Finish candidate's answer: each sub-question's asked fields (``task.metadata["asks"]``: the answering
-    function, the entity as the query names it, labels and response paths; no values) read from the k newest
-    distinct successful calls of that function (k: the sub-questions it answers), matched to the sub-questions by
-    the entity they name, else in order.
+    function, the entity as the query names it, labels and response paths; no values) read from a distinct
+    successful call of that function: the newest one whose response names the entity, else the newest one left.
+    (Keeping only the newest k calls of a function asked k times fails tasks where the same function also looks
+    up another sub-question's entity, and did not lower the brute-force `exhaust` probe.)
 
     Why not a list of values seen: the newest response alone misses facts of multi-entity tasks and lists many
     non-asked fields (the oracle's calls then solved 35-45% of held-out G1 through it), and everything seen is a
@@ -225,10 +225,6 @@ def _read_answer(task: Task, history: Sequence[Any]) -> str:
             seen.add(key)
             observations.setdefault(call.name, []).append(record.observation)
     asks = task.metadata.get("asks", ())
-    wanted = Counter(name for name, _, _ in asks)
-    # Only the newest k calls of a function asked k times count: an answer reflects the latest lookups, so calling
-    # every candidate and then Finish reads whichever entity came last, not the one that happened to be right.
-    observations = {name: found[:wanted[name]] for name, found in observations.items()}
     picked: list[str | None] = [None] * len(asks)
     for named in (True, False):  # responses naming the entity first, so that a fallback never takes one of them
         for i, (name, mention, _) in enumerate(asks):
