@@ -220,8 +220,9 @@ def section_sb3(results: Path) -> str:
              "[{:.3f}, {:.3f}]".format(*t["held_out_ci95"]) if "held_out_ci95" in t else "",
              t["train_wall_s"]) for t in data["table"]]
     return (f"StepTool-ToolBench-G1-v0, greedy pass rate (held-out: `test_instruction`), seeds {seeds}; ± is the "
-            "std over seeds, CI a 95% t-interval over seeds. `random` (uniform over the admissible calls), "
-            "`first_untried` and `kitchen_sink` (`steptool_gym.test.adversaries`) play the same held-out tasks.\n\n"
+            "std over seeds, CI a 95% t-interval over seeds. `random` (uniform over the candidates the action "
+            "mask allows), `first_untried`, `kitchen_sink` and `exhaust` (`steptool_gym.test.adversaries`) play "
+            "the same held-out tasks.\n\n"
             + _machine_line(data.get("machine"))
             + md_table(("policy", "reward", "seeds", "env steps", "train", "held-out", "95% CI", "train s"), rows))
 
