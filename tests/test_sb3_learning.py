@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("sb3_contrib", reason="the sb3 extra is not installed")
 
-import torch  # noqa: E402
+import torch
 
-from steptool_gym.sb3_train import train_sb3  # noqa: E402
+from steptool_gym.sb3_train import train_sb3
 
 
 @pytest.fixture
