@@ -218,13 +218,16 @@ def section_sb3(results: Path) -> str:
     rows = [(t["algo"], t["reward_mode"], t["seeds"], t["timesteps"], t["train_pass_rate"],
              f"{t['held_out_pass_rate']:.3f} ± {t['held_out_std']:.3f}",
              "[{:.3f}, {:.3f}]".format(*t["held_out_ci95"]) if "held_out_ci95" in t else "",
+             "[{:.3f}, {:.3f}]".format(*t["held_out_episodes_ci95"]) if "held_out_episodes_ci95" in t else "",
              t["train_wall_s"]) for t in data["table"]]
     return (f"StepTool-ToolBench-G1-v0, greedy pass rate (held-out: `test_instruction`), seeds {seeds}; ± is the "
             "std over seeds, CI a 95% t-interval over seeds. `random` (uniform over the candidates the action "
             "mask allows), `first_untried`, `kitchen_sink` and `exhaust` (`steptool_gym.test.adversaries`) play "
-            "the same held-out tasks.\n\n"
+            "the same held-out tasks. The episodes' CI is a 95% Wilson interval over every held-out episode "
+            "(tasks, not seeds; conservative for a pass rate that counts Unsure as 0.5).\n\n"
             + _machine_line(data.get("machine"))
-            + md_table(("policy", "reward", "seeds", "env steps", "train", "held-out", "95% CI", "train s"), rows))
+            + md_table(("policy", "reward", "seeds", "env steps", "train", "held-out", "95% CI (seeds)",
+                        "95% CI (episodes)", "train s"), rows))
 
 
 def section_trainer(results: Path) -> str:

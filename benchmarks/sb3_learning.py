@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+from math import sqrt
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,15 @@ def _summary(values: list[float]) -> dict[str, object]:
             "held_out_ci95": [mean - (half or 0.0), mean + (half or 0.0)]}
 
 
+def wilson95(rate: float, n: int) -> list[float]:
+    """95% Wilson interval of a rate over `n` episodes: the spread over tasks, which one seed's run still has. A pass
+    rate with Unsure = 0.5 varies less than a 0/1 rate, so the interval is conservative for it."""
+    z2 = 1.96 ** 2
+    scale = 1 + z2 / n
+    centre, half = (rate + z2 / (2 * n)) / scale, 1.96 * sqrt(rate * (1 - rate) / n + z2 / (4 * n * n)) / scale
+    return [centre - half, centre + half]
+
+
 def _write(path: Path, runs: list[dict], baselines: dict[str, dict]) -> dict:
     table = []
     for algo in dict.fromkeys(r["algo"] for r in runs):
@@ -90,20 +100,29 @@ def _write(path: Path, runs: list[dict], baselines: dict[str, dict]) -> dict:
             rows = [r for r in runs if r["algo"] == algo and r["reward_mode"] == mode]
             if not rows:
                 continue
+            rate = float(np.mean([r["held_out"]["pass_rate"] for r in rows]))
             table.append({"algo": algo, "reward_mode": mode, "timesteps": rows[0]["timesteps"],
                           **_summary([r["held_out"]["pass_rate"] for r in rows]),
+                          "held_out_episodes_ci95": wilson95(rate, sum(r["held_out"]["episodes"] for r in rows)),
                           "train_pass_rate": float(np.mean([r["train"]["pass_rate"] for r in rows])),
                           "train_wall_s": float(np.mean([r["train_wall_s"] for r in rows]))})
     seeds = sorted({str(r["seed"]) for r in runs})
     random_rates = {str(r["seed"]): r["random_held_out"]["pass_rate"] for r in runs}
     if seeds:  # baselines on the same held-out tasks (reset seeds 20000 + seed + i), one value per seed
+        episodes = sum(r["random_held_out"]["episodes"] for r in runs if r["algo"] == runs[0]["algo"]
+                       and r["reward_mode"] == runs[0]["reward_mode"])
         table.append({"algo": "random", "reward_mode": "-", "timesteps": 0,
-                      **_summary([random_rates[s] for s in seeds]), "train_pass_rate": None, "train_wall_s": None})
+                      **_summary([random_rates[s] for s in seeds]),
+                      "held_out_episodes_ci95": wilson95(float(np.mean([random_rates[s] for s in seeds])), episodes),
+                      "train_pass_rate": None, "train_wall_s": None})
         for policy in HEURISTICS:
-            done = [s for s in seeds if s in baselines]
+            done = [s for s in seeds if policy in baselines.get(s, {})]
             if done:
+                rate = float(np.mean([baselines[s][policy]["pass_rate"] for s in done]))
+                n = sum(baselines[s][policy].get("episodes", 200) for s in done)
                 table.append({"algo": policy, "reward_mode": "-", "timesteps": 0,
                               **_summary([baselines[s][policy]["pass_rate"] for s in done]),
+                              "held_out_episodes_ci95": wilson95(rate, n),
                               "train_pass_rate": None, "train_wall_s": None})
     report = {"machine": {"python": platform.python_version(), "cores": 2, "note": "shared with other jobs"},
               "env": ENV_ID, "held_out_split": SPLIT, "table": table, "baselines": baselines, "runs": runs}
