@@ -81,10 +81,11 @@ class ToolBenchSuite:
         """`limit` candidate calls in a seeded random order (a fair discrete action space), Finish last.
 
         Two thirds of the slots (at most) are the task's APIs filled with values from earlier responses and from the
-        query, skipping calls that already succeeded; the rest are decoys: the task's APIs with other tasks'
-        entities and other tools' APIs with this task's values. The order is shuffled by a generator seeded
-        with the task id and the step, so it is reproducible but carries no hint. Finish answers what the query
-        asks (`_read_answer`): solved only when the newest calls of the answering functions were the gold ones."""
+        query, skipping calls that already succeeded; the rest are decoys, never gold calls: two in three the task's
+        APIs with other real entities of the parameter's kind, the others other tools' APIs with this task's values.
+        The order is shuffled by a generator seeded with the task id and the step, so it is reproducible but carries
+        no hint. Finish answers what the query asks (`_read_answer`): solved only when the newest calls of the
+        answering functions were the gold ones."""
         limit = max(int(limit), 2)
         rng = random.Random(f"{task.task_id}|{len(history)}")
         observed: dict[str, list[Any]] = {}
@@ -128,6 +129,7 @@ class ToolBenchSuite:
         own = set(task.api_names)
         others = _other_apis(self, task.api_names)
         pool, entities = _value_pool(self), _entity_pool(self)
+        gold = {_call_key(node.name, node.arguments) for node in task.gold.nodes}
         own_values = list(task.metadata.get("query_values", ())) + [v for vs in observed.values() for v in vs]
         out: list[ToolCall] = []
         for attempt in range(count * 4):
@@ -147,8 +149,10 @@ class ToolBenchSuite:
                 arguments[param.key] = rng.choice(fits) if fits else ""
             call = ToolCall(name, arguments)
             key = _call_key(name, arguments)
-            if key in done or (name in own and any(v in task.metadata.get("query_values", ()) for v in
-                                                    arguments.values())):
+            # A decoy is never a gold call (an id drawn from the pool may be this task's own, offered before its
+            # lookup) nor the task's API about the query's entity.
+            if key in done or key in gold or (name in own and any(v in task.metadata.get("query_values", ())
+                                                                  for v in arguments.values())):
                 continue
             done.add(key)
             out.append(call)
@@ -197,7 +201,7 @@ def _entity_pool(suite: ToolBenchSuite) -> dict[tuple[str, str], tuple[Any, ...]
 @functools.lru_cache(maxsize=16)
 def _value_pool(suite: ToolBenchSuite) -> dict[bool, tuple[Any, ...]]:
     # Entities of the suite's queries (a decoy call about another city, player, flight, ...), split once into
-    # numbers and the rest: filtering thousands of values per decoy argument was most of a step's time.
+    # numbers and the rest: filtering thousands of values per decoy argument was the hottest line of an SB3 run.
     values = tuple(dict.fromkeys(v for t in suite.tasks for v in t.metadata.get("query_values", ())))
     return {kind: tuple(v for v in values if isinstance(v, int | float) == kind and not isinstance(v, bool))
             for kind in (False, True)}
