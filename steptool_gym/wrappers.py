@@ -12,8 +12,8 @@ The envs stay text-in/text-out; these wrappers encode around them (MiniGrid's ``
   and exposes ``action_masks()`` for sb3-contrib's ``MaskablePPO`` (what it rules out: `DiscreteToolCalls`).
   On 200 seeded draws of held-out G1/G2 (``test_instruction``, ``test_tool``): the oracle's calls then this
   Finish solve 100%; "first untried candidate, else Finish" and the kitchen-sink answer solve 0% (pass rate
-  ≤ 0.3% counting Unsure as 0.5); random valid actions 0.5–6%; calling untried candidates until the last step
-  and then Finish 1.5–15% (`benchmarks/reward_farming.py`);
+  ≤ 0.3% counting Unsure as 0.5); random valid actions 0–5%; calling untried candidates until the last step
+  and then Finish 1–12.5% (`benchmarks/reward_farming.py`);
 * `make_sb3_env` stacks both.
 
 The env's ``reward_mode`` passes through unchanged, so step-shaped vs final-only rewards compare the same way
