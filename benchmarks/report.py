@@ -227,12 +227,16 @@ def section_sb3(results: Path) -> str:
     rows = [(t["algo"], t["reward_mode"], t["seeds"], t["timesteps"], t["train_pass_rate"],
              f"{t['held_out_pass_rate']:.3f} ± {t['held_out_std']:.3f}",
              "[{:.3f}, {:.3f}]".format(*t["held_out_ci95"]) if "held_out_ci95" in t else "",
+             "[{:.3f}, {:.3f}]".format(*t["held_out_episodes_ci95"]) if "held_out_episodes_ci95" in t else "",
              t["train_wall_s"]) for t in data["table"]]
     return (f"StepTool-ToolBench-G1-v0, greedy pass rate (held-out: `test_instruction`), seeds {seeds}; ± is the "
-            "std over seeds, CI a 95% t-interval over seeds. `random` (uniform over the admissible calls), "
-            "`first_untried` and `kitchen_sink` (`steptool_gym.test.adversaries`) play the same held-out tasks.\n\n"
+            "std over seeds, CI a 95% t-interval over seeds. `random` (uniform over the candidates the action "
+            "mask allows), `first_untried`, `kitchen_sink` and `exhaust` (`steptool_gym.test.adversaries`) play "
+            "the same held-out tasks. The episodes' CI is a 95% Wilson interval over every held-out episode "
+            "(tasks, not seeds; conservative for a pass rate that counts Unsure as 0.5).\n\n"
             + _machine_line(data.get("machine"))
-            + md_table(("policy", "reward", "seeds", "env steps", "train", "held-out", "95% CI", "train s"), rows))
+            + md_table(("policy", "reward", "seeds", "env steps", "train", "held-out", "95% CI (seeds)",
+                        "95% CI (episodes)", "train s"), rows))
 
 
 def section_trainer(results: Path) -> str:
@@ -382,9 +386,15 @@ def section_farming(results: Path) -> str:
         out.append(f"\n**{s['env_id']}** ({s['tasks']} tasks, {len(s['trivial_tasks'])} solved by an instant "
                    f"Finish{replays})\n\n" + md_table(("mode", *policies, "≥ oracle"), rows))
     if data.get("heuristics"):
-        rows = [(h["group"], h["split"], h["tasks"], h["first_untried"], h["kitchen_sink"]) for h in data["heuristics"]]
-        out.append("\nNo-learning heuristics through the discrete candidate list (solve rate, held-out):\n\n"
-                   + md_table(("group", "split", "tasks", "first untried", "kitchen-sink answer"), rows))
+        policies = ("first_untried", "kitchen_sink", "exhaust", "random", "oracle_finish")
+        rows = [(h["group"], h["split"], h["draws"], *(f"{h[p]['solve_rate']:.3f} / {h[p]['pass_rate']:.3f}"
+                                                        for p in policies)) for h in data["heuristics"]]
+        out.append("\nThe discrete candidate list (`DiscreteToolCalls`) on seeded random draws of held-out tasks, "
+                   "solve rate (IsSolved = 1) / pass rate (mean IsSolved, Unsure = 0.5): no-learning heuristics, "
+                   "random valid actions, and the oracle's calls answered through the Finish candidate (the "
+                   "space's ceiling):\n\n"
+                   + md_table(("group", "split", "draws", "first untried", "kitchen-sink answer",
+                               "exhaust, then Finish", "random (masked)", "oracle calls + Finish"), rows))
     return "".join(out)
 
 

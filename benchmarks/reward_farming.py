@@ -7,8 +7,10 @@ Each registered env (with no kwargs, so under its default reward) runs the oracl
 recomputed under every reward mode from its judged components (the policies do not depend on the reward).
 Reports per suite: mean return per mode × policy, the share of tasks where an adversary earns >= the oracle
 (under the default mode this must be 0; tasks an instant Finish solves and an adversary's episode that replays the
-oracle's own are left out, and listed), solve rates, and the first-untried / kitchen-sink heuristics' solve
-rates on held-out ToolBench G1/G2 splits. Writes benchmarks/results/reward_farming.json.
+oracle's own are left out, and listed), solve rates, and on 200 seeded draws of held-out ToolBench G1/G2 splits
+(``--draws``) the solve and pass rates of the first-untried, kitchen-sink and exhaust heuristics, of random valid
+discrete actions, and of the oracle's calls answered through the discrete Finish candidate. Writes
+benchmarks/results/reward_farming.json.
 """
 
 from __future__ import annotations
@@ -26,10 +28,23 @@ from rich.progress import Progress
 import steptool_gym  # noqa: F401 - registers the envs
 from steptool_gym.errors import DataError, MissingExtraError
 from steptool_gym.rewards import DEFAULT_REWARD_MODE, REWARD_MODES
+from steptool_gym.sb3_train import heuristic_baseline, random_baseline
 from steptool_gym.test.adversaries import ADVERSARIES, POLICIES, battery
 
 RESULTS = Path(__file__).parent / "results" / "reward_farming.json"
-HEURISTICS = ("first_untried", "kitchen_sink")
+# (g), (h), the brute-force probe and the space's ceiling (the oracle's calls, then the admissible Finish).
+HEURISTICS = ("first_untried", "kitchen_sink", "exhaust", "oracle_finish")
+HELD_OUT_SEED = 20_000  # the SB3 benchmark's held-out draws (reset seeds 20000 + i)
+
+
+def held_out_heuristics(group: str, split: str, draws: int) -> dict:
+    """Solve rate (IsSolved = 1) and pass rate (mean IsSolved, Unsure = 0.5) of each heuristic and of a uniform
+    choice among the discrete wrapper's valid calls, on `draws` seeded random draws of a held-out split."""
+    env_id, kwargs = f"StepTool-ToolBench-{group}-v0", {"split": split, "reward_mode": "final"}
+    rates = {p: heuristic_baseline(env_id, p, episodes=draws, seed=HELD_OUT_SEED, **kwargs) for p in HEURISTICS}
+    rates["random"] = random_baseline(env_id, episodes=draws, seed=HELD_OUT_SEED, **kwargs)
+    return {"group": group, "split": split, "draws": draws,
+            **{p: {"solve_rate": r["solve_rate"], "pass_rate": r["pass_rate"]} for p, r in rates.items()}}
 
 
 def summarise(env_id: str, results: dict[str, list]) -> dict:
@@ -53,6 +68,7 @@ def main() -> None:
     parser.add_argument("--ids", nargs="+", default=None)
     parser.add_argument("--heuristics", action=argparse.BooleanOptionalAction, default=True,
                         help="also run the held-out G1/G2 heuristic solve rates")
+    parser.add_argument("--draws", type=int, default=200, help="seeded held-out draws per heuristic group/split")
     parser.add_argument("--merge", action="store_true", help="keep suites of an earlier result file not rerun")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -87,10 +103,8 @@ def main() -> None:
             progress.advance(bar)
         for group in ("G1", "G2") if args.heuristics else ():
             for split in ("test_instruction", "test_tool"):
-                res = battery(f"StepTool-ToolBench-{group}-v0", n_tasks=args.tasks,
-                              policies=("oracle", *HEURISTICS), split=split)
-                heuristics.append({"group": group, "split": split, "tasks": len(res["oracle"]),
-                                   **{p: float(np.mean([r.solved >= 1.0 for r in res[p]])) for p in HEURISTICS}})
+                heuristics.append(held_out_heuristics(group, split, args.draws))
+                save()
                 progress.advance(bar)
     report = save()
     if args.json:
@@ -102,8 +116,8 @@ def main() -> None:
         for mode, row in s["mean_return"].items():
             print(f"{mode:<10}" + "".join(f"{row[p]:>11.3f}" for p in POLICIES))
     for h in report["heuristics"]:
-        print(f"{h['group']} {h['split']}: first-untried {h['first_untried']:.3f}, "
-              f"kitchen-sink {h['kitchen_sink']:.3f}")
+        print(f"{h['group']} {h['split']} ({h['draws']} draws), solve / pass rate: " + ", ".join(
+            f"{p} {h[p]['solve_rate']:.3f} / {h[p]['pass_rate']:.3f}" for p in (*HEURISTICS, "random")))
 
 
 if __name__ == "__main__":

@@ -55,8 +55,13 @@ def evaluate_sb3(model: Any, env_id: str, *, episodes: int, seed: int, masked: b
         solved.append(info["is_solved"])
         returns.append(total)
         steps.append(n)
-    return {"pass_rate": float(np.mean(solved)), "mean_return": float(np.mean(returns)),
-            "avg_steps": float(np.mean(steps)), "episodes": episodes}
+    return {**_rates(solved), "mean_return": float(np.mean(returns)), "avg_steps": float(np.mean(steps)),
+            "episodes": episodes}
+
+
+def _rates(solved: list[float]) -> dict[str, float]:
+    """ToolBench's pass rate (mean IsSolved: Unsure counts 0.5) and the share fully solved."""
+    return {"pass_rate": float(np.mean(solved)), "solve_rate": float(np.mean(np.asarray(solved) >= 1.0))}
 
 
 def random_baseline(env_id: str, *, episodes: int, seed: int, **env_kwargs: Any) -> dict[str, float]:
@@ -72,11 +77,12 @@ def random_baseline(env_id: str, *, episodes: int, seed: int, **env_kwargs: Any)
             if terminated or truncated:
                 break
         solved.append(info["is_solved"])
-    return {"pass_rate": float(np.mean(solved)), "episodes": episodes}
+    return {**_rates(solved), "episodes": episodes}
 
 
 def heuristic_baseline(env_id: str, policy: str, *, episodes: int, seed: int, **env_kwargs: Any) -> dict[str, float]:
-    """Pass rate of a scripted policy from `steptool_gym.test.adversaries` (``first_untried``, ``kitchen_sink``)
+    """Pass rate of a scripted policy from `steptool_gym.test.adversaries` (``first_untried``, ``kitchen_sink``,
+    ``exhaust``)
     on the same tasks `evaluate_sb3` / `random_baseline` draw with the same `seed` (reset seeds seed + i)."""
     import gymnasium as gym
 
@@ -87,7 +93,7 @@ def heuristic_baseline(env_id: str, policy: str, *, episodes: int, seed: int, **
     for i in range(episodes):
         env.reset(seed=seed + i)
         solved.append(play(env, env.unwrapped._state.task_index, policy).solved)
-    return {"pass_rate": float(np.mean(solved)), "episodes": episodes}
+    return {**_rates(solved), "episodes": episodes}
 
 
 GAMMA = 0.95  # the learners' discount, passed to the env too (progress shaping is policy-invariant only then)

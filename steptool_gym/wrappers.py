@@ -6,12 +6,14 @@ The envs stay text-in/text-out; these wrappers encode around them (MiniGrid's ``
   configurable tokenizer (`HashingTokenizer` and `ByteTokenizer` are built in and need no download), an
   optional hashed bag-of-words vector, the step counter and the previous status;
 * `DiscreteToolCalls` maps a ``Discrete(k)`` action to one of the env's ``k`` admissible calls (the task's APIs
-  filled with values seen in the query and earlier responses, mixed with decoys — other entities, other tools —
-  in a seeded random order, plus Finish answering with the newest response's values, always at index 0), adds
-  a per-candidate feature matrix to the observation, and exposes ``action_masks()`` for sb3-contrib's
-  ``MaskablePPO``. "First untried candidate, else Finish" solves 0% of held-out G1/G2 tasks; the kitchen-sink
-  answer 0–6% of the first 50 oracle-solved ones (`benchmarks/reward_farming.py`) but 19.5% of 200 random
-  G1 ``test_instruction`` draws (`benchmarks/sb3_learning.py`): not yet below the 10% goal everywhere;
+  filled with values seen in the query and earlier responses, mixed with decoys — other real entities, other
+  tools — in a seeded random order, plus Finish at index 0, which on the synthetic ToolBench answers the fields
+  the query asks from the answering calls' responses), adds a per-candidate feature matrix to the observation,
+  and exposes ``action_masks()`` for sb3-contrib's ``MaskablePPO`` (what it rules out: `DiscreteToolCalls`).
+  On 200 seeded draws of held-out G1/G2 (``test_instruction``, ``test_tool``): the oracle's calls then this
+  Finish solve 100%; "first untried candidate, else Finish" and the kitchen-sink answer solve 0% (pass rate
+  ≤ 0.3% counting Unsure as 0.5); random valid actions 0–5%; calling untried candidates until the last step
+  and then Finish 1–12.5% (`benchmarks/reward_farming.py`);
 * `make_sb3_env` stacks both.
 
 The env's ``reward_mode`` passes through unchanged, so step-shaped vs final-only rewards compare the same way
@@ -45,6 +47,9 @@ __all__ = [
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 _N_STATUS = len(Status)
+# Failures a retry of the same call can get past (ToolBench's flaky APIs); any other failure repeats until the
+# env's state changes, which only a successful call does.
+_TRANSIENT = frozenset((Status.TIMEOUT, Status.API_NOT_WORKING, Status.TOO_MANY_REQUESTS, Status.RATE_LIMIT))
 
 
 class TextTokenizer(Protocol):
@@ -178,16 +183,32 @@ class DiscreteToolCalls(gym.Wrapper, gym.utils.RecordConstructorArgs):
     name and arguments, and flags: is Finish, already called, argument values seen in the query, in the
     latest response), zeros for empty slots. Choosing an empty slot sends an invalid call (status 1), so an
     unmasked policy learns the cost of it.
+
+    The action mask (``action_masks()``, also ``obs["action_mask"]``) rules out what the env would refuse or
+    what cannot change anything, judged only from what the agent has been shown (the function list, statuses):
+
+    * an empty slot;
+    * a call of a function that is not in the task's function list (the env answers "No such function");
+    * a repeat of a call that failed with a non-transient status since the last successful call: no state has
+      changed since, so it fails again (timeouts, rate limits and "API not working" stay: a retry can succeed);
+    * Finish before any successful call, when `finish_after_success` (default): its answer would rest on no
+      tool response (set False for suites where answering without a call can be right, e.g. some τ² tasks).
+
+    It never uses the gold calls: which valid call is right is left to the policy. If nothing else is valid,
+    Finish is.
     """
 
-    def __init__(self, env: gym.Env, max_candidates: int = 16, feature_dim: int = 32) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self, max_candidates=max_candidates, feature_dim=feature_dim)
+    def __init__(self, env: gym.Env, max_candidates: int = 16, feature_dim: int = 32,
+                 finish_after_success: bool = True) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, max_candidates=max_candidates, feature_dim=feature_dim,
+                                                 finish_after_success=finish_after_success)
         super().__init__(env)
         if not isinstance(env.observation_space, spaces.Dict):
             raise TypeError("DiscreteToolCalls needs a Dict observation; wrap with EncodeObservation first")
         if max_candidates < 2 or feature_dim < 1:
             raise ValueError("max_candidates must be >= 2 and feature_dim >= 1")
         self.max_candidates, self.feature_dim = max_candidates, feature_dim
+        self.finish_after_success = finish_after_success
         self.action_space = spaces.Discrete(max_candidates)
         width = feature_dim + 4
         self.observation_space = spaces.Dict({
@@ -197,6 +218,7 @@ class DiscreteToolCalls(gym.Wrapper, gym.utils.RecordConstructorArgs):
         })
         self._hasher = HashingTokenizer(1 << 12)
         self._candidates: list[ToolCall] = []
+        self._mask = np.zeros(max_candidates, dtype=bool)
         self._feature_cache: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
 
     @property
@@ -205,9 +227,29 @@ class DiscreteToolCalls(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return list(self._candidates)
 
     def action_masks(self) -> np.ndarray:
-        """Valid action indices (sb3-contrib's MaskablePPO calls this)."""
+        """Valid action indices (see the class docstring; sb3-contrib's MaskablePPO calls this)."""
+        return self._mask.copy()
+
+    def _valid(self, base: ToolUseEnv) -> np.ndarray:
+        available = {schema["name"] for schema in base.tools}
+        futile: set[tuple[str, str]] = set()  # calls that failed for good since the last success
+        succeeded = False
+        for record in reversed(base.history):
+            if record.call is None:
+                continue
+            if record.status == Status.OK:
+                succeeded = True
+                break
+            if record.status not in _TRANSIENT:
+                futile.add(_call_key(record.call))
         mask = np.zeros(self.max_candidates, dtype=bool)
-        mask[: len(self._candidates)] = True
+        for i, call in enumerate(self._candidates):
+            if call.is_finish:
+                mask[i] = succeeded or not self.finish_after_success
+            else:
+                mask[i] = call.name in available and _call_key(call) not in futile
+        if not mask.any():
+            mask[[i for i, c in enumerate(self._candidates) if c.is_finish][:1]] = True
         return mask
 
     def _refresh(self, obs: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
@@ -231,9 +273,10 @@ class DiscreteToolCalls(gym.Wrapper, gym.utils.RecordConstructorArgs):
                 float(bool(values) and any(v in query for v in values)),
                 float(bool(values) and any(v in last for v in values)),
             )
+        self._mask = self._valid(base)
         out = dict(obs)
         out["candidates"] = feats.reshape(-1)  # SB3's MLP extractors expect 1-D vectors
-        out["action_mask"] = self.action_masks().astype(np.int8)
+        out["action_mask"] = self._mask.astype(np.int8)
         return out
 
     def _call_features(self, name: str, values: tuple[str, ...]) -> np.ndarray:
@@ -258,6 +301,7 @@ class DiscreteToolCalls(gym.Wrapper, gym.utils.RecordConstructorArgs):
         info["tool_call"] = call
         if terminated or truncated:
             self._candidates = []
+            self._mask = np.zeros(self.max_candidates, dtype=bool)
             return self._refresh_done(obs), reward, terminated, truncated, info
         return self._refresh(obs, info), reward, terminated, truncated, info
 
@@ -266,6 +310,10 @@ class DiscreteToolCalls(gym.Wrapper, gym.utils.RecordConstructorArgs):
         out["candidates"] = np.zeros(self.observation_space["candidates"].shape, dtype=np.float32)
         out["action_mask"] = np.zeros(self.max_candidates, dtype=np.int8)
         return out
+
+
+def _call_key(call: ToolCall) -> tuple[str, str]:
+    return call.name, repr(sorted((k, repr(v)) for k, v in call.arguments.items()))
 
 
 def make_sb3_env(env_id: str, *, max_candidates: int = 16, tokenizer: TextTokenizer | None = None,

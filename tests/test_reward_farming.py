@@ -8,6 +8,7 @@ from test_envs import ENV_IDS, _skip_if_unavailable
 
 import steptool_gym  # noqa: F401 - registers the envs
 from steptool_gym.records import tool_call_scores
+from steptool_gym.sb3_train import heuristic_baseline
 from steptool_gym.test.adversaries import ADVERSARIES, battery, check_reward_not_farmable, play
 
 # Tasks per ID in the default run (the slow test and benchmarks/reward_farming.py run >= 50 per suite/group).
@@ -48,12 +49,26 @@ def test_papers_step_reward_is_farmed_and_progress_is_not():
     assert all(r.ret <= 0 for p in ("repeat", "cycle") for r in progress[p])
 
 
-@pytest.mark.parametrize("group", ["G1", "G2"])
-def test_heuristics_solve_under_10_percent_of_held_out_tasks(group):
-    results = battery(f"StepTool-ToolBench-{group}-v0", n_tasks=30, policies=("oracle", "first_untried",
-                      "kitchen_sink"), split="test_instruction")
+def _held_out_rates(group: str, split: str) -> None:
+    """(g) first-untried and (h) kitchen-sink on 200 seeded draws of a held-out split (the SB3 benchmark's draws):
+    under 10% solved and under 10% pass rate (Unsure counted 0.5: kitchen-sink answers once earned 0.195 that way);
+    the oracle's calls answered through the same discrete Finish candidate solve every draw."""
+    env_id, kwargs = f"StepTool-ToolBench-{group}-v0", {"split": split, "reward_mode": "final"}
     for policy in ("first_untried", "kitchen_sink"):
-        assert sum(r.solved == 1.0 for r in results[policy]) < 0.1 * len(results[policy])
+        rates = heuristic_baseline(env_id, policy, episodes=200, seed=20_000, **kwargs)
+        assert rates["solve_rate"] < 0.1 and rates["pass_rate"] < 0.1, (policy, rates)
+    assert heuristic_baseline(env_id, "oracle_finish", episodes=200, seed=20_000, **kwargs)["solve_rate"] == 1.0
+
+
+@pytest.mark.parametrize("group", ["G1", "G2"])
+def test_heuristics_solve_under_10_percent_of_held_out_draws(group):
+    _held_out_rates(group, "test_instruction")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("group", ["G1", "G2"])
+def test_heuristics_solve_under_10_percent_of_held_out_tool_draws(group):
+    _held_out_rates(group, "test_tool")
 
 
 def test_progress_reward_is_potential_shaping():

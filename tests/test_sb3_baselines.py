@@ -13,7 +13,7 @@ from steptool_gym.sb3_train import heuristic_baseline
 from steptool_gym.wrappers import make_sb3_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from sb3_learning import _summary, _write
+from sb3_learning import _summary, _write, wilson95
 
 ENV = "StepTool-ToolBench-G1-v0"
 
@@ -44,15 +44,19 @@ def test_summary_is_mean_std_and_t_interval_over_seeds() -> None:
     lo, hi = s["held_out_ci95"]
     assert hi - 0.2 == pytest.approx(4.303 * 0.1 / 3 ** 0.5, rel=1e-3) and lo == pytest.approx(0.4 - hi)
     assert _summary([0.5])["held_out_ci95"] == [0.5, 0.5]
+    assert wilson95(0.5, 100) == pytest.approx([0.4038, 0.5962], abs=1e-4)  # the textbook value
+    lo, hi = wilson95(0.0, 200)
+    assert lo == pytest.approx(0.0, abs=1e-12) and hi == pytest.approx(0.0188, abs=1e-4)
 
 
 def test_write_puts_random_and_heuristics_beside_the_learners(tmp_path: Path) -> None:
     runs = [{"algo": "sb3-ppo", "reward_mode": m, "seed": s, "timesteps": 64, "train_wall_s": 1.0,
-             "train": {"pass_rate": 0.1}, "held_out": {"pass_rate": 0.1 * s},
-             "random_held_out": {"pass_rate": 0.05}} for s in (0, 1) for m in ("progress", "final")]
+             "train": {"pass_rate": 0.1}, "held_out": {"pass_rate": 0.1 * s, "episodes": 200},
+             "random_held_out": {"pass_rate": 0.05, "episodes": 200}} for s in (0, 1) for m in ("progress", "final")]
     baselines = {str(s): {"first_untried": {"pass_rate": 0.02}, "kitchen_sink": {"pass_rate": 0.04}} for s in (0, 1)}
     table = _write(tmp_path / "r.json", runs, baselines)["table"]
     assert [(t["algo"], t["reward_mode"]) for t in table] == [
         ("sb3-ppo", "progress"), ("sb3-ppo", "final"), ("random", "-"), ("first_untried", "-"), ("kitchen_sink", "-")]
     assert table[0]["held_out_pass_rate"] == pytest.approx(0.05) and table[0]["seeds"] == 2
     assert table[4]["held_out_pass_rate"] == pytest.approx(0.04)
+    assert table[0]["held_out_episodes_ci95"] == pytest.approx(wilson95(0.05, 400))  # both seeds' episodes

@@ -294,7 +294,9 @@ def test_finish_is_solved_levels_and_number_formatting():
     env = _env()
     index = _find_task(env.suite, lambda t: len(t.gold.facts) >= 2)
     facts = env.suite.tasks[index].gold.facts
-    for answer, expected in ((" and ".join(facts), 1.0), (facts[0], 0.5), ("I could not find it.", 0.0), ("", 0.0)):
+    junk = " ".join(str(7000 + 13 * i) for i in range(2 * len(facts)))  # non-gold numbers: a kitchen-sink answer
+    for answer, expected in ((" and ".join(facts), 1.0), (facts[0], 0.5), ("I could not find it.", 0.0), ("", 0.0),
+                             (" and ".join(facts) + " " + junk, 0.0), (facts[0] + " " + junk, 0.0)):
         env.reset(options={"task_index": index})
         _, reward, terminated, _, info = env.step(_finish(answer))
         assert terminated and reward == expected and info["is_solved"] == expected

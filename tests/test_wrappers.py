@@ -78,16 +78,62 @@ def test_discrete_actions_follow_admissible_calls_and_mask():
     calls = [(c.name, dict(c.arguments)) for c in env.candidates]
     assert calls[0][0] == "Finish" and calls[1:] == [("search_city_for_city_finder", {"name": "What"}),
                                                       ("search_city_for_city_finder", {"name": "Paris"})]
-    assert obs["action_mask"].tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
-    assert env.action_masks().tolist() == [True] * 3 + [False] * 5
+    # Finish is masked before any successful call, empty slots always.
+    assert obs["action_mask"].tolist() == [0, 1, 1, 0, 0, 0, 0, 0]
+    assert env.action_masks().tolist() == [False] + [True] * 2 + [False] * 5
     obs, reward, *_ = env.step(2)  # search Paris: a gold call
-    assert reward == 1.0
+    assert reward == 1.0 and env.action_masks()[0] and obs["action_mask"][0] == 1
     weather = [i for i, c in enumerate(env.candidates) if c.name.startswith("current_weather")]
     assert weather and obs["candidates"].reshape(8, -1)[weather[0], -1] == 1.0  # argument from last response
     env.step(weather[0])
     assert env.candidates[0].is_finish
     *_, terminated, _, info = env.step(0)
     assert terminated and info["is_solved"] == 1.0
+
+
+def test_action_mask_rules_out_only_calls_that_cannot_succeed():
+    """Over random masked play: every masked call, sent anyway, fails for good (never OK, never a retryable
+    status); Finish is masked exactly while no call has succeeded; and the mask is not all ones."""
+    env = make_sb3_env("StepTool-ToolBench-G1-v0", split="test_instruction")
+    base, rng = env.unwrapped, np.random.default_rng(0)
+    retryable = (Status.OK, Status.TIMEOUT, Status.API_NOT_WORKING, Status.TOO_MANY_REQUESTS, Status.RATE_LIMIT)
+    masked = 0
+    for seed in range(15):
+        obs, _ = env.reset(seed=seed)
+        done = False
+        while not done:
+            mask = env.action_masks()
+            assert mask.any() and obs["action_mask"].tolist() == mask.astype(int).tolist()
+            succeeded = any(r.status == Status.OK for r in base.history)
+            for i, call in enumerate(env.candidates):
+                if call.is_finish:
+                    assert mask[i] == succeeded
+                elif not mask[i]:
+                    snapshot = base.snapshot()
+                    assert base.step(call)[-1]["status"] not in retryable, call
+                    base.restore(snapshot)
+                    masked += 1
+            obs, _, terminated, truncated, _ = env.step(int(rng.choice(np.flatnonzero(mask))))
+            done = terminated or truncated
+    assert masked > 15  # decoys of other tools and failed repeats: MaskablePPO sees more than PPO
+
+
+def test_action_mask_keeps_a_flaky_call_to_retry():
+    from steptool_envs.toolbench.registry import build_registry
+
+    env = make_sb3_env("StepTool-ToolBench-G1-v0")
+    endpoints = build_registry(0).endpoints
+    index = next(i for i, t in enumerate(env.unwrapped.suite.tasks)
+                 if endpoints[t.gold.nodes[0].name].fails_first(t.gold.nodes[0].arguments))
+    env.reset(seed=0, options={"task_index": index})
+    gold = env.unwrapped.task.gold.calls[0]
+
+    def slots() -> list[int]:
+        return [i for i, c in enumerate(env.candidates) if (c.name, dict(c.arguments)) == (gold.name, gold.arguments)]
+
+    *_, info = env.step(slots()[0])
+    assert info["status"] in (Status.RATE_LIMIT, Status.API_NOT_WORKING, Status.TIMEOUT)
+    assert slots() and env.action_masks()[slots()[0]] and not env.action_masks()[0]  # retry valid; Finish not yet
 
 
 def test_empty_slot_is_an_invalid_call():

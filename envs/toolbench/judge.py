@@ -17,8 +17,8 @@ Con   when
 IsSolved: the share of gold facts present in the final answer (normalised: case, whitespace, punctuation and
 number formatting) — all: 1.0 (Solved), some: 0.5 (Unsure), none: 0.0 (Unsolved) — and the answer's precision:
 the share of its content tokens (stop words removed), and of its numbers alone, found in the gold answer or the
-query. An answer with every fact but either precision below ``ANSWER_PRECISION`` (0.5) lists mostly non-gold
-values (a "kitchen-sink" answer) and is Unsure, not Solved.
+query. An answer with either precision below ``ANSWER_PRECISION`` (0.5) lists mostly non-gold values (a
+"kitchen-sink" answer) and is Unsolved whatever facts it contains.
 """
 
 from __future__ import annotations
@@ -106,9 +106,11 @@ class ExactJudge:
             return UNSOLVED
         text = norm_answer(answer)
         found = sum(fact in text for fact in task.gold.fact_keys)
-        if found == len(task.gold.fact_keys):
-            return SOLVED if answer_precision(task, text) >= ANSWER_PRECISION else UNSURE
-        return UNSURE if found else UNSOLVED
+        # A list of mostly non-gold values earns nothing, not Unsure: half of IsSolved (and of a pass rate that
+        # counts Unsure as 0.5) for any answer that lists every value seen paid the kitchen-sink adversary.
+        if not found or answer_precision(task, text) < ANSWER_PRECISION:
+            return UNSOLVED
+        return SOLVED if found == len(task.gold.fact_keys) else UNSURE
 
 
 def _content(text: str) -> set[str]:

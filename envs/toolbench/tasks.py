@@ -25,7 +25,8 @@ from steptool_envs.toolbench.registry import Registry
 from steptool_envs.toolbench.world import Collection, Record, norm_text
 from steptool_gym.suite import Task
 
-__all__ = ["BRIDGES", "GROUPS", "HELD_OUT_CATEGORIES", "SIZES", "SPLITS", "generate", "signatures", "split_tools"]
+__all__ = ["BRIDGES", "GROUPS", "HELD_OUT_CATEGORIES", "SIZES", "SPLITS", "dig", "fact_text", "generate", "signatures",
+           "split_tools"]
 
 GROUPS = ("G1", "G2", "G3")
 SPLITS = ("train", "test_instruction", "test_tool", "test_category")
@@ -62,6 +63,7 @@ class _Intent:
     mention: str
     calls: tuple[tuple[str, dict[str, Any], tuple[int, ...]], ...]
     facts: tuple[tuple[str, str], ...]  # (label, value)
+    paths: tuple[str, ...]  # each fact's path in the answering call's response
 
 
 def split_tools(registry: Registry) -> dict[str, tuple[str, ...]]:
@@ -78,13 +80,13 @@ def split_tools(registry: Registry) -> dict[str, tuple[str, ...]]:
             "test_category": tuple(category)}
 
 
-def _fact_text(value: Any) -> str:
+def fact_text(value: Any) -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
     return str(value)
 
 
-def _dig(value: Any, path: str) -> Any:
+def dig(value: Any, path: str) -> Any:
     """The value at a dotted path (list indexes as numbers), or None where the response is shorter."""
     for part in path.split("."):
         if isinstance(value, list):
@@ -160,14 +162,15 @@ class _Generator:
         response = spec.handler.respond({**endpoint.defaults, **args})
         sentence = rng.choice(spec.asks).format(e=mention)
         query = norm_answer(sentence)
-        facts = []
+        facts, paths = [], []
         for path in spec.facts:
-            value = _dig(response, path)
-            text = _fact_text(value)
+            value = dig(response, path)
+            text = fact_text(value)
             if value is None or isinstance(value, bool) or not text.strip() or norm_answer(text) in query:
                 continue  # a fact the query already states (or a yes/no) proves nothing
             facts.append((path.rsplit(".", 1)[-1].replace("_", " "), text))
-        return _Intent(sentence, mention, tuple(calls), tuple(facts)) if facts else None
+            paths.append(path)
+        return _Intent(sentence, mention, tuple(calls), tuple(facts), tuple(paths)) if facts else None
 
     def bridge(self, source_tool: str, target_tool: str, rng: random.Random) -> _Intent | None:
         """A sub-question about the entity that a question to `source_tool` names (see `BRIDGES`)."""
@@ -176,7 +179,7 @@ class _Generator:
         if source is None:
             return None
         endpoint = self.reg.endpoints[source_name]
-        value = _dig(endpoint.handler.respond({**endpoint.defaults, **source.calls[-1][1]}), path)
+        value = dig(endpoint.handler.respond({**endpoint.defaults, **source.calls[-1][1]}), path)
         ids = coll.by_name.get(norm_text(str(value))) if value is not None else None
         if not ids:
             return None
@@ -187,7 +190,7 @@ class _Generator:
         offset = len(source.calls)
         calls = source.calls + tuple((name, args, tuple(d + offset for d in deps) or (offset - 1,))
                                      for name, args, deps in target.calls)
-        return _Intent(target.sentence, target.mention, calls, target.facts)
+        return _Intent(target.sentence, target.mention, calls, target.facts, target.paths)
 
     def task(self, tools: Sequence[str], n_intents: int, pool: Sequence[str], rng: random.Random,
              task_id: str, group: str, split: str, bridged: bool = False) -> Task | None:
@@ -227,8 +230,12 @@ class _Generator:
         gold = Gold(tuple(nodes), facts, answer, tuple(i.mention for i in intents))
         # Arguments of calls that need no earlier output are all stated in the query.
         query_values = tuple(dict.fromkeys(v for n in nodes if not n.depends_on for v in n.arguments.values()))
+        # What each sub-question asks (the answering function, the entity as the query names it, the fields'
+        # labels and response paths; never their values): the admissible Finish reads these from the responses.
+        asks = tuple((i.calls[-1][0], i.mention, tuple(zip((label for label, _ in i.facts), i.paths, strict=True)))
+                     for i in intents)
         return Task(task_id, query, self._candidates(gold, tools, pool, rng), group, split, gold,
-                    {"tools": tuple(dict.fromkeys(tools)), "query_values": query_values})
+                    {"tools": tuple(dict.fromkeys(tools)), "query_values": query_values, "asks": asks})
 
     def _candidates(self, gold: Gold, tools: Sequence[str], pool: Sequence[str], rng: random.Random) -> tuple[str, ...]:
         names = list(dict.fromkeys(n.name for n in gold.nodes))

@@ -12,6 +12,10 @@ Policies (each sees the unwrapped `ToolUseEnv` and the oracle's calls on the sam
 ``echo``           (e) ``Finish`` at once with the query as the answer
 ``first_untried``  (g) take the first admissible candidate not yet called, else the Finish candidate
 ``kitchen_sink``   (h) ``first_untried`` calls, then (last step) ``Finish`` listing every value seen so far
+``exhaust``        ``first_untried`` calls, then (last step) the admissible Finish candidate: a probe of the discrete
+                   action space (brute force within the step limit), not in `ADVERSARIES`
+``oracle_finish``  the oracle's calls, then the admissible Finish candidate instead of the gold answer: the discrete
+                   action space's ceiling (a right call sequence must be solved through it), not in `ADVERSARIES`
 =================  ================================================================================================
 
 `check_reward_not_farmable(env_id)` requires the oracle's undiscounted return to be strictly higher than every
@@ -96,6 +100,11 @@ def _action(policy: str, env: ToolUseEnv, gold: set[tuple[str, str]], gold_names
     last_step = env._state.steps + 1 >= env.max_steps
     if policy == "oracle":
         return env.oracle_action()
+    if policy == "oracle_finish":
+        call = env.oracle_action()
+        if call is None or not call.is_finish:
+            return call
+        return next((c for c in env.admissible_calls() if c.is_finish), call)
     if policy == "repeat":
         call = env.oracle_action()
         if call is not None and not call.is_finish:
@@ -107,13 +116,13 @@ def _action(policy: str, env: ToolUseEnv, gold: set[tuple[str, str]], gold_names
         return _finish("")
     if policy == "echo":
         return _finish(env.task.query)
-    if policy in ("first_untried", "kitchen_sink"):
+    if policy in ("first_untried", "kitchen_sink", "exhaust"):
         if policy == "kitchen_sink" and last_step:
             return _finish(_kitchen_sink(env))
         calls = env.admissible_calls()
         tried = _tried(env)
         untried = [c for c in calls if not c.is_finish and _key(c) not in tried]
-        if untried:
+        if untried and not (policy == "exhaust" and last_step):
             return untried[0]
         finish = [c for c in calls if c.is_finish]
         return finish[0] if finish else _finish(_kitchen_sink(env))
