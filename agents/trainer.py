@@ -142,6 +142,7 @@ def train(cfg: TrainConfig, policy: Policy, out: Path, resume: bool, console: Co
     last: dict[str, float] = {}
     try:
         with progress(console, f"{cfg.algo} rounds", total, completed=algo.update) as bar:
+            algo.on_progress = lambda info: bar.update(info=info)
             while algo.update < total:
                 last = algo.iterate()
                 if logger is not None:

@@ -72,6 +72,25 @@ def test_steptool_ppo_moves_parameters_and_rewards(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("algo", ["steptool", "grpo"])
+def test_a_round_reports_rollout_scoring_and_training_progress(tmp_path: Path, monkeypatch, algo: str) -> None:
+    """A SmolLM2 round takes minutes: the bar's text moves within it (a log line at most every `every` s)."""
+    import functools
+    import io
+
+    from rich.console import Console
+
+    from steptool_agents import progress, trainer
+
+    monkeypatch.setattr(trainer, "progress", functools.partial(progress.progress, every=0.0))
+    log = io.StringIO()
+    run_training(_cfg(algo=algo, ppo={"updates": 1}, grpo={"group_size": 2}), tmp_path, evaluate=False,
+                 console=Console(file=log, force_terminal=False, width=200))
+    text = log.getvalue()
+    assert "round 1: rollout" in text and "round 1: scoring" in text
+    assert "round 1: train epoch 1/2, minibatch 1/1" in text
+
+
+@pytest.mark.parametrize("algo", ["steptool", "grpo"])
 def test_resume_equals_uninterrupted(tmp_path: Path, algo: str) -> None:
     extra = {"grpo": {"group_size": 2}} if algo == "grpo" else {}
     full, part = tmp_path / "full", tmp_path / "part"

@@ -129,6 +129,9 @@ class Algorithm:
         self.env_kwargs = dict(env_kwargs or {})
         self.offline = offline
         self.update = 0
+        # Where a round reports how far it is (the run loop points it at its progress bar): a round of a
+        # pretrained model takes minutes, and a bar that moves once per round would look hung.
+        self.on_progress: Callable[[str], None] = lambda info: None
         self.optimizer: torch.optim.Optimizer | None = None
         self.envs: Any = None
 
@@ -230,13 +233,17 @@ class OnPolicyAlgorithm(Algorithm):
         if self.group_size is None:
             # Rank r takes the r-th slice of one seed range: the union is the single-process seed list.
             seeds = [s + rank * self.envs.num_envs for s in self._seeds(0)]
-            return self.collector.collect(distributed.shard(r.episodes_per_update, "rollout.episodes_per_update"),
-                                          seeds)
+            episodes = distributed.shard(r.episodes_per_update, "rollout.episodes_per_update")
+            return self.collector.collect(episodes, seeds, on_episode=lambda n: self._say(f"rollout {n}/{episodes}"))
         trajs: list[Trajectory] = []
         for group in range(rank, r.episodes_per_update // self.group_size, world):
             same_task = [self._seeds(group + 1)[0]] * self.envs.num_envs  # one seed → one task for the group
             trajs += self.collector.collect(self.group_size, same_task)
+            self._say(f"rollout {len(trajs)} episodes")
         return trajs
+
+    def _say(self, info: str) -> None:
+        self.on_progress(f"round {self.update + 1}: {info}")
 
     # ------------------------------------------------------------------ advantages
     @torch.no_grad()
@@ -270,6 +277,7 @@ class OnPolicyAlgorithm(Algorithm):
         batch = windows.batch
         was_training = self.policy.training
         self.policy.eval()
+        self._say("scoring")
         logp, values, ref = self._score(batch)
         self.policy.train(was_training)
         amask = batch.pred_action_mask.float()
@@ -318,7 +326,7 @@ class OnPolicyAlgorithm(Algorithm):
         names = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac")
         logs: dict[str, list[float]] = {k: [] for k in names}
         tokens, start_time, stopped = 0, time.perf_counter(), False
-        for _ in range(p.n_epochs):
+        for epoch in range(p.n_epochs):
             perm = torch.randperm(n, generator=gen)
             for mb_start in range(0, n, p.minibatch_size):
                 rows = perm[mb_start:mb_start + p.minibatch_size]
@@ -343,6 +351,8 @@ class OnPolicyAlgorithm(Algorithm):
                     break
                 torch.nn.utils.clip_grad_norm_(params, p.max_grad_norm)
                 self.optimizer.step()
+                self._say(f"train epoch {epoch + 1}/{p.n_epochs}, minibatch {mb_start // p.minibatch_size + 1}/"
+                          f"{-(-n // p.minibatch_size)}")
             if stopped:
                 break
         elapsed = time.perf_counter() - start_time
