@@ -398,6 +398,42 @@ def section_farming(results: Path) -> str:
     return "".join(out)
 
 
+def _quickstart_rows(results: dict[str, dict[str, Any]]) -> str:
+    from steptool_agents.quickstart import wilson_interval
+
+    rows = []
+    for name, r in results.items():
+        lo, hi = wilson_interval(r["pass_rate"] * r["episodes"], r["episodes"])
+        rows.append((name, f"{r['pass_rate']:.3f}", f"[{lo:.2f}, {hi:.2f}]", r["episodes"], f"{r['avg_steps']:.2f}",
+                     f"{r['tool_call_precision']:.3f}", f"{r['tool_call_recall']:.3f}", f"{r['mean_return']:.3f}"))
+    return md_table(("model", "pass rate", "95% CI (Wilson)", "tasks", "avg steps", "call precision", "call recall",
+                     "mean return"), rows)
+
+
+def section_quickstart(results: Path) -> str:
+    out = []
+    cpu = _load(results, "quickstart_cpu.json")
+    if cpu:
+        t = cpu["timings"]
+        out.append(f"**`{cpu['command']}`** ({cpu['summary']}). " + _machine_line(cpu.get("machine"))
+                   + _quickstart_rows(cpu["results"])
+                   + f"\nWall time {t['total_s'] / 60:.1f} min: SFT {t['sft_s'] / 60:.1f}, untrained + SFT evaluation "
+                   f"{t['eval_untrained_and_sft_s'] / 60:.1f}, PPO {t['ppo_s'] / 60:.1f}, StepTool evaluation "
+                   f"{t['eval_steptool_s'] / 60:.1f} min.\n")
+    else:
+        out.append(_not_run("make quickstart"))
+    gpu = _load(results, "gpu_quickstart.json")
+    if gpu:
+        q = gpu["quickstart"]
+        out.append("**`python benchmarks/gpu_quickstart.py`**. " + _machine_line(gpu.get("machine"))
+                   + f"Generation {gpu['generation']['tokens_per_s']:,.0f} tok/s, training "
+                   f"{gpu['training']['tokens_per_s']:,.0f} tok/s; quickstart {q['wall_s'] / 60:.1f} min.\n\n"
+                   + _quickstart_rows(q["results"]))
+    else:
+        out.append("GPU: " + _not_run("python benchmarks/gpu_quickstart.py"))
+    return "\n".join(out)
+
+
 SECTIONS: tuple[tuple[str, Callable[..., str]], ...] = (
     ("Machine and versions", section_machine),
     ("Environment throughput", section_env),
@@ -407,6 +443,7 @@ SECTIONS: tuple[tuple[str, Callable[..., str]], ...] = (
     ("Judge agreement (StableToolBench)", section_judge),
     ("Reward farming (adversary battery)", section_farming),
     ("SB3 learning", section_sb3),
+    ("Quickstart: held-out pass rate of an LLM agent", section_quickstart),
     ("Trainer throughput vs TRL", section_trainer),
     ("OpenEnv server throughput", section_serve),
 )

@@ -136,3 +136,18 @@ def test_gpu_quickstart_preset_is_the_quickstart_recipe_on_cuda() -> None:
     assert (gpu.algo, gpu.env_id, gpu.group, gpu.eval_split, gpu.model.prompt_format) == \
         (cpu.algo, cpu.env_id, cpu.group, cpu.eval_split, cpu.model.prompt_format)
     assert gpu.eval_episodes >= cpu.eval_episodes and gpu.sft.episodes >= cpu.sft.episodes
+
+
+def test_report_renders_the_quickstart_table_with_wilson_intervals(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from report import section_quickstart
+
+    row = {"pass_rate": 0.25, "episodes": 48, "avg_steps": 3.5, "tool_call_precision": 0.5,
+           "tool_call_recall": 0.4, "mean_return": 0.2}
+    timings = {"total_s": 600, "sft_s": 120, "eval_untrained_and_sft_s": 240, "ppo_s": 180, "eval_steptool_s": 60}
+    (tmp_path / "quickstart_cpu.json").write_text(json.dumps(
+        {"command": "make quickstart", "summary": "test", "results": {"untrained": {**row, "pass_rate": 0.0},
+                                                                       "SFT": row}, "timings": timings}))
+    text = section_quickstart(tmp_path)
+    assert "| untrained | 0.000 | [0.00, 0.07] | 48 |" in text and "| SFT | 0.250 | [0.15, 0.39] | 48 |" in text
+    assert "Wall time 10.0 min" in text and "Not yet run: `python benchmarks/gpu_quickstart.py`" in text
