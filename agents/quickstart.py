@@ -190,14 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - start
 
     table = Table(title=escape(f"{cfg.env_id} [{cfg.eval_split}], {cfg.eval_episodes} episodes, greedy"))
-    for col in ("method", "pass rate", "95% CI", "avg steps", "call precision", "call recall", "call F1",
-                "mean return"):
+    for col in ("method", "pass rate [95% CI]", "avg steps", "call precision", "call recall", "mean return"):
         table.add_column(col, justify="right" if col != "method" else "left")
     for name, r in results.items():
         lo, hi = wilson_interval(r["pass_rate"] * r["episodes"], r["episodes"])
-        table.add_row(name, f"{r['pass_rate']:.3f}", f"[{lo:.2f}, {hi:.2f}]", f"{r['avg_steps']:.2f}",
-                      f"{r['tool_call_precision']:.3f}", f"{r['tool_call_recall']:.3f}", f"{r['tool_call_f1']:.3f}",
-                      f"{r['mean_return']:.3f}")
+        table.add_row(name, f"{r['pass_rate']:.3f} [{lo:.2f}, {hi:.2f}]", f"{r['avg_steps']:.2f}",
+                      f"{r['tool_call_precision']:.3f}", f"{r['tool_call_recall']:.3f}", f"{r['mean_return']:.3f}")
     console.print(table)
     rows = read_csv(out / "metrics.csv") if (out / "metrics.csv").exists() else []
     png = _plot(out, cfg, results, rows)

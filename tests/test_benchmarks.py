@@ -60,7 +60,7 @@ def test_merge_replaces_values_and_merges_sections() -> None:
 
 def test_report_without_results_says_not_yet_run(tmp_path: Path) -> None:
     text = build_report(tmp_path, tmp_path / "REPORT.md")
-    assert text.count("Not yet run") == 10  # every section but the machine
+    assert text.count("Not yet run") == 12  # every section but the machine (the quickstart section: CPU and GPU)
     assert "56.4 ± 1.8" in text  # the paper's SFT CoT I1 Ins. row is always shown
 
 
