@@ -78,7 +78,8 @@ def comparison_figure(cfg: TrainConfig, results: dict[str, dict[str, Any]], rows
     rates = [float(results[k]["pass_rate"]) for k in names]
     cis = [wilson_interval(r * int(results[k]["episodes"]), int(results[k]["episodes"])) for k, r in zip(names, rates)]
     err = [[r - lo for r, (lo, _) in zip(rates, cis)], [hi - r for r, (_, hi) in zip(rates, cis)]]
-    bars = ax1.bar(names, rates, yerr=err, capsize=6, color=["#bbbbbb", "#888888", "#1f77b4", "#ff7f0e"][-len(names):])
+    colors = ["#bbbbbb", "#888888", "#1f77b4", "#ff7f0e"][-len(names):]  # one colour per model in both panels
+    bars = ax1.bar(names, rates, yerr=err, capsize=6, color=colors)
     ax1.bar_label(bars, labels=[f"{r:.2f}\n[{lo:.2f}, {hi:.2f}]" for r, (lo, hi) in zip(rates, cis)], fontsize=7)
     ax1.set_ylim(0, 1)
     ax1.set_ylabel("pass rate (95% Wilson CI)")
@@ -87,8 +88,8 @@ def comparison_figure(cfg: TrainConfig, results: dict[str, dict[str, Any]], rows
     width = 0.8 / max(len(names), 1)
     for i, name in enumerate(names):
         xs = [m + i * width for m in range(len(metrics))]
-        ax2.bar_label(ax2.bar(xs, [float(results[name][k]) for k in metrics], width, label=name), fmt="%.2f",
-                      fontsize=7)
+        ax2.bar_label(ax2.bar(xs, [float(results[name][k]) for k in metrics], width, label=name, color=colors[i]),
+                      fmt="%.2f", fontsize=7)
     ax2.set_xticks([m + 0.4 - width / 2 for m in range(len(metrics))], ["tool-call F1", "avg steps", "return"])
     ax2.legend(fontsize=7)
     ax2.set_title("secondary metrics (return is not success)")
