@@ -68,15 +68,6 @@ def _oracle_conversation(env_cls, row) -> list[dict]:
             return messages
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread: on a shared 2-core CPU, multi-threaded tiny matmuls are ~10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _assistant_labels(tokenizer, probe, conversation, tools) -> tuple[list[int], list[int]]:
     """Token ids of the rendered conversation and labels that keep only the assistant turns."""
     def n_tokens(messages, prompt):

@@ -13,18 +13,7 @@ import pytest
 
 pytest.importorskip("sb3_contrib", reason="the sb3 extra is not installed")
 
-import torch
-
 from steptool_gym.sb3_train import train_sb3
-
-
-@pytest.fixture
-def one_thread():
-    # The measurement ran with one torch thread; more threads change float sums, hence the trained policy.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.slow
