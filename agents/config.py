@@ -158,6 +158,7 @@ class RolloutConfig:
     stop_strings: list[str] = field(default_factory=lambda: ["\nFunction:", "\nObservation:"])
     stop_on_json_close: bool = True  # stop once the Action Input object closes
     async_envs: bool = False  # sub-envs in worker processes (AsyncVectorEnv); same episodes as synchronous
+    prefix_cache: bool = False  # reuse each episode's KV cache across turns (PrefixKVGenerator): same samples
 
     def __post_init__(self) -> None:
         _check(self.num_envs >= 1, "rollout.num_envs must be >= 1")

@@ -44,10 +44,11 @@ def quickstart_config() -> TrainConfig:
         "threads": 2,  # both idle cores (benchmarks/thread_policy.py: 1 thread when the machine is shared)
         "model": {"name": "smollm2", "prompt_format": "react_terse", "max_context_tokens": 1280,
                   "max_prompt_tokens": 0, "lora_r": 16, "lora_alpha": 32, "lora_layers": 10},
-        "sft": {"episodes": 256, "epochs": 1, "learning_rate": 1e-3, "batch_size": 4, "full_finetune": False},
-        "rollout": {"num_envs": 16, "episodes_per_update": 16, "max_new_tokens": 80, "temperature": 0.7},
+        "sft": {"episodes": 512, "epochs": 1, "learning_rate": 1e-3, "batch_size": 4, "full_finetune": False},
+        "rollout": {"num_envs": 16, "episodes_per_update": 16, "max_new_tokens": 80, "temperature": 0.7,
+                    "prefix_cache": True},
         "ppo": {"credit": "step_gae", "updates": 3, "learning_rate": 2e-4, "n_epochs": 1, "minibatch_size": 8,
-                "grad_accum_steps": 1, "kl_coef": 0.02, "target_approx_kl": 0.1},
+                "grad_accum_steps": 8, "kl_coef": 0.02, "target_approx_kl": 0.1},
     })
 
 

@@ -21,6 +21,7 @@ from steptool_agents.policy.sampling import Sampler  # noqa: E402
 from steptool_agents.rollout.collect import Generated, HFGenerator, StopCondition  # noqa: E402
 from steptool_agents.rollout.envs import env_factory, env_kwargs  # noqa: E402
 from steptool_agents.rollout.oracle import episode_texts, oracle_episodes  # noqa: E402
+from steptool_agents.rollout.prefix_cache import PrefixKVGenerator  # noqa: E402
 from steptool_envs.toy import register_toy_env  # noqa: E402
 
 ENV_ID = register_toy_env()
@@ -65,11 +66,16 @@ def base_dir(tmp_path_factory) -> Path:
     return path
 
 
-def _algo(base_dir: Path, cfg: TrainConfig) -> tuple[StepToolPPO, Recording]:
+def _algo(base_dir: Path, cfg: TrainConfig, prefix_cache: bool = False) -> tuple[StepToolPPO, Recording]:
     policy = load_policy(base_dir, cfg.model)
     torch.manual_seed(0)
-    gen = HFGenerator(policy.model, policy.tokenizer, StopCondition.from_config(policy.tokenizer, cfg.rollout),
-                      cfg.rollout.max_new_tokens, sampler=cfg.rollout.sampler(), return_logprobs=True)
+    stop = StopCondition.from_config(policy.tokenizer, cfg.rollout)
+    if prefix_cache:
+        gen = PrefixKVGenerator(policy.model, policy.tokenizer, stop, cfg.rollout.max_new_tokens,
+                                cfg.rollout.sampler(), return_logprobs=True)
+    else:
+        gen = HFGenerator(policy.model, policy.tokenizer, stop, cfg.rollout.max_new_tokens,
+                          sampler=cfg.rollout.sampler(), return_logprobs=True)
     recording = Recording(gen)
     algo = StepToolPPO(cfg, policy, env_factory(cfg, "train"), env_kwargs=env_kwargs(cfg, "train"),
                        generator=recording)
@@ -83,9 +89,10 @@ def _row_of(input_ids: torch.Tensor, prefix: list[int]) -> int:
     raise AssertionError("no scored row starts with the sampling context + action")
 
 
-def test_sampled_logprobs_equal_scored_logprobs_beyond_the_context(base_dir: Path) -> None:
+@pytest.mark.parametrize("prefix_cache", [False, True])
+def test_sampled_logprobs_equal_scored_logprobs_beyond_the_context(base_dir: Path, prefix_cache: bool) -> None:
     cfg = _cfg()
-    algo, recording = _algo(base_dir, cfg)
+    algo, recording = _algo(base_dir, cfg, prefix_cache)
     try:
         trajs = algo.collect_rollouts()
         budget = cfg.model.max_context_tokens - cfg.rollout.max_new_tokens
@@ -104,13 +111,20 @@ def test_sampled_logprobs_equal_scored_logprobs_beyond_the_context(base_dir: Pat
         algo.close()
 
 
-def test_first_epoch_ratio_is_one_with_temperature_dropout_and_long_trajectories(base_dir: Path) -> None:
-    cfg = _cfg()
+@pytest.mark.parametrize("minibatch_size", [64, 1])  # 1: every row scored and trained cut to its own length
+def test_first_epoch_ratio_is_one_with_temperature_dropout_and_long_trajectories(base_dir: Path,
+                                                                                 minibatch_size: int) -> None:
+    cfg = _cfg(minibatch_size=minibatch_size)
     algo, _ = _algo(base_dir, cfg)
     try:
         trajs = algo.collect_rollouts()
         batch, _ = algo.compute_advantages(trajs)
-        old = {tuple(batch.input_ids[r].tolist()): batch.old_logprobs[r] for r in range(batch.input_ids.shape[0])}
+
+        def real(ids: torch.Tensor, attn: torch.Tensor) -> tuple[int, ...]:
+            return tuple(ids[attn.bool()].tolist())
+
+        old = {real(batch.input_ids[r], batch.attention_mask[r]): batch.old_logprobs[r]
+               for r in range(batch.input_ids.shape[0])}
         seen: list[float] = []
         score = algo.policy.token_logprobs
 
@@ -118,9 +132,9 @@ def test_first_epoch_ratio_is_one_with_temperature_dropout_and_long_trajectories
             out = score(input_ids, attention_mask, position_ids, mask, temperature=temperature)
             if torch.is_grad_enabled():  # the loss's forward pass (not the no-grad scoring)
                 for r in range(input_ids.shape[0]):
-                    ref = old[tuple(input_ids[r].cpu().tolist())]
-                    m = mask[r].bool()
-                    seen.append(float((out[0][r][m].detach().cpu() - ref[m]).abs().max()))
+                    ref = old[real(input_ids[r].cpu(), attention_mask[r].cpu())][:mask.shape[1]]
+                    m = mask[r].bool().cpu()
+                    seen.append(float((out[0][r].detach().cpu()[m] - ref[m]).abs().max()))
             return out
 
         algo.policy.token_logprobs = spy
@@ -173,3 +187,43 @@ def test_context_keeps_the_function_list_and_cuts_the_middle() -> None:
     short = Trajectory()
     short.add_prompt(list(range(30)))  # a head longer than the budget: a plain left cut
     assert short.context(20) == list(range(10, 30))
+
+
+def test_length_grouped_batches_cover_every_example_once_with_little_padding() -> None:
+    from steptool_agents.algorithms.sft import length_grouped_batches
+
+    lengths = [int(x) for x in torch.randint(50, 1000, (200,), generator=torch.Generator().manual_seed(0))]
+    batches = length_grouped_batches(lengths, 4, torch.Generator().manual_seed(1))
+    assert sorted(i for b in batches for i in b) == list(range(200))
+    assert all(len(b) == 4 for b in batches)
+
+    def padded(bs: list[list[int]]) -> int:
+        return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in bs)
+
+    perm = torch.randperm(200, generator=torch.Generator().manual_seed(1)).tolist()
+    assert padded(batches) < 0.2 * padded([perm[k:k + 4] for k in range(0, 200, 4)])
+    assert batches != length_grouped_batches(lengths, 4, torch.Generator().manual_seed(2))  # still shuffled
+
+
+def test_prefix_cache_plays_the_same_greedy_episodes_and_reuses_the_context(base_dir: Path) -> None:
+    from steptool_agents.policy.prompts import make_format
+    from steptool_agents.rollout.collect import collect_episodes
+
+    cfg = _cfg()
+    policy = load_policy(base_dir, cfg.model)
+    stop = StopCondition.from_config(policy.tokenizer, cfg.rollout)
+    fmt = make_format(cfg.model.prompt_format, policy.tokenizer)
+    cached = PrefixKVGenerator(policy.model, policy.tokenizer, stop, cfg.rollout.max_new_tokens, cfg.rollout.sampler())
+    played = {}
+    for name, gen in (("full", HFGenerator(policy.model, policy.tokenizer, stop, cfg.rollout.max_new_tokens,
+                                           sampler=cfg.rollout.sampler())), ("cached", cached)):
+        envs = env_factory(cfg, "train")(2)
+        try:
+            trajs = collect_episodes(envs, gen, fmt, policy.tokenizer, 4, [5, 6], cfg.model.max_context_tokens,
+                                     cfg.rollout.max_new_tokens, greedy=True,
+                                     max_prompt_tokens=cfg.model.max_prompt_tokens)
+        finally:
+            envs.close()
+        played[name] = [(t.task_id, t.tokens) for t in trajs]
+    assert played["cached"] == played["full"]
+    assert cached.reused_tokens > cached.encoded_tokens  # later turns encode only what is new

@@ -39,7 +39,7 @@ from steptool_agents.policy.prompts import PromptFormat, make_format
 from steptool_agents.policy.tokenization import Collated, Trajectory, collate
 from steptool_agents.policy.windows import collate_windows, to_rows, to_trajectories
 from steptool_agents.registry import AlgorithmSpec
-from steptool_agents.rollout.collect import Collector, Generator, HFGenerator, StopCondition, round_seeds
+from steptool_agents.rollout.collect import Collector, Generator, HFGenerator, round_seeds
 from steptool_agents.runtime import distributed
 
 __all__ = ["AdaptiveKL", "Algorithm", "CriticFreeAlgorithm", "OnPolicyAlgorithm", "RolloutBatch", "build_algorithm",
@@ -62,6 +62,13 @@ class RolloutBatch(NamedTuple):
 
     def select(self, idx: torch.Tensor) -> RolloutBatch:
         return RolloutBatch(*(t[idx] for t in self))
+
+    def trimmed(self) -> RolloutBatch:
+        """Without the trailing columns that are padding in every row (rows are right-padded): the same log-probs,
+        values and losses, without paying for the whole batch's longest row in every micro-batch."""
+        width = max(2, int(self.attention_mask.sum(1).max()))
+        inputs, preds = self[:3], self[3:]
+        return RolloutBatch(*(t[:, :width] for t in inputs), *(t[:, :width - 1] for t in preds))
 
     def to(self, device: torch.device) -> RolloutBatch:
         return RolloutBatch(*(t.to(device) for t in self))
@@ -189,9 +196,8 @@ class OnPolicyAlgorithm(Algorithm):
         self.envs = make_envs(num_envs)
         # The behaviour distribution: the one object generation and every log-prob below read.
         self.sampler = cfg.rollout.sampler()
-        self.generator = generator or HFGenerator(policy.model, self.tokenizer,
-                                                  StopCondition.from_config(self.tokenizer, cfg.rollout),
-                                                  cfg.rollout.max_new_tokens, sampler=self.sampler)
+        self.generator = generator or HFGenerator.from_config(policy.model, self.tokenizer, cfg.rollout,
+                                                              sampler=self.sampler)
         self.collector = Collector(self.envs, self.generator, self.fmt, self.tokenizer, cfg.model, cfg.rollout)
         self.optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=cfg.ppo.learning_rate, eps=1e-6,
                                            weight_decay=0.0)
@@ -248,20 +254,27 @@ class OnPolicyAlgorithm(Algorithm):
     # ------------------------------------------------------------------ advantages
     @torch.no_grad()
     def _score(self, batch: Collated) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Log-probs, values and reference log-probs [B, L-1], computed on the policy's device, kept on the CPU."""
-        logps, values, refs = [], [], []
+        """Log-probs, values and reference log-probs [B, L-1], computed on the policy's device, kept on the CPU.
+
+        Rows are scored in chunks of similar length, each cut to its longest row (right padding), so a chunk does
+        not pay for the batch's longest trajectory.
+        """
+        out = torch.zeros((3, *batch.pred_action_mask.shape))
         mb, device = self.cfg.ppo.minibatch_size, self.policy.device
-        for start in range(0, batch.input_ids.shape[0], mb):
-            sl = slice(start, start + mb)
-            args = tuple(t[sl].to(device) for t in (batch.input_ids, batch.attention_mask, batch.position_ids,
-                                                    batch.pred_action_mask))
+        lengths = batch.attention_mask.sum(1)
+        order = torch.argsort(lengths, descending=True, stable=True)
+        for start in range(0, len(order), mb):
+            rows = order[start:start + mb]
+            width = max(2, int(lengths[rows].max()))
+            args = (batch.input_ids[rows, :width], batch.attention_mask[rows, :width],
+                    batch.position_ids[rows, :width], batch.pred_action_mask[rows, :width - 1])
+            args = tuple(t.to(device) for t in args)
             logp, value, _ = self.policy.token_logprobs(*args, temperature=self.sampler.temperature)
             with self.policy.reference():
                 ref, _, _ = self.policy.token_logprobs(*args, temperature=self.sampler.temperature)
-            logps.append(logp.cpu())
-            values.append(value.cpu())
-            refs.append(ref.cpu())
-        return torch.cat(logps), torch.cat(values), torch.cat(refs)
+            for k, t in enumerate((logp, value, ref)):
+                out[k, rows, :width - 1] = t.float().cpu()
+        return out[0], out[1], out[2]
 
     def compute_advantages(self, trajs: list[Trajectory]) -> tuple[RolloutBatch, dict[str, float]]:
         """Forward passes for log-probs/values/reference, then the algorithm's `advantages`.
@@ -336,7 +349,7 @@ class OnPolicyAlgorithm(Algorithm):
                 action_tokens, value_tokens = distributed.all_reduce_sum(counts).clamp(min=1.0).tolist()
                 sums = torch.zeros(len(names), dtype=torch.float64)
                 for m_start in range(0, len(mb_idx), micro):
-                    mb = batch.select(mb_idx[m_start:m_start + micro]).to(device)
+                    mb = batch.select(mb_idx[m_start:m_start + micro]).trimmed().to(device)
                     tokens += int(mb.attention_mask.sum())
                     loss, info = self._loss(mb, action_tokens, value_tokens)
                     loss.backward()

@@ -21,7 +21,20 @@ from steptool_agents.policy.prompts import PromptFormat
 from steptool_agents.policy.tokenization import Trajectory, collate
 from steptool_agents.rollout.collect import Collector, Generator, HFGenerator, round_seeds
 
-__all__ = ["RFT", "sft_train"]
+__all__ = ["RFT", "length_grouped_batches", "sft_train"]
+
+# Shuffled examples are sorted by length within groups of this many batches (Hugging Face's `group_by_length`
+# does the same with 50): batches of similar lengths waste little on padding and stay random across groups.
+_GROUP_BATCHES = 16
+
+
+def length_grouped_batches(lengths: Sequence[int], batch_size: int, generator: torch.Generator) -> list[list[int]]:
+    """A random epoch of index batches whose members have similar lengths (longest first within each group)."""
+    perm = torch.randperm(len(lengths), generator=generator).tolist()
+    group = batch_size * _GROUP_BATCHES
+    order = [i for g in range(0, len(perm), group)
+             for i in sorted(perm[g:g + group], key=lambda i: -lengths[i])]
+    return [order[b:b + batch_size] for b in range(0, len(order), batch_size)]
 
 
 def sft_train(model: Any, trajs: Sequence[Trajectory], pad_id: int, *, epochs: int, lr: float, batch_size: int,
@@ -44,9 +57,9 @@ def sft_train(model: Any, trajs: Sequence[Trajectory], pad_id: int, *, epochs: i
     tokens, start = 0, time.perf_counter()
     for epoch in range(epochs):
         losses = []
-        perm = torch.randperm(len(trajs), generator=gen).tolist()
-        for b in range(0, len(trajs), batch_size):
-            batch = collate([trajs[i] for i in perm[b:b + batch_size]], pad_id, "right", max_tokens).to(device)
+        batches = length_grouped_batches([len(t.tokens) for t in trajs], batch_size, gen)
+        for b, rows in enumerate(batches):
+            batch = collate([trajs[i] for i in rows], pad_id, "right", max_tokens).to(device)
             hidden = decoder_hidden(model, batch.input_ids, batch.attention_mask, batch.position_ids)[:, :-1]
             sel = batch.pred_action_mask.bool()  # the LM head runs on action positions only
             logits = lm_head(hidden[sel]).float()
@@ -59,7 +72,7 @@ def sft_train(model: Any, trajs: Sequence[Trajectory], pad_id: int, *, epochs: i
             losses.append(loss.item())
             tokens += int(batch.attention_mask.sum())
             if on_step is not None:
-                on_step(epoch * -(-len(trajs) // batch_size) + b // batch_size + 1, losses[-1])
+                on_step(epoch * len(batches) + b + 1, losses[-1])
         if log is not None:
             log(epoch, sum(losses) / len(losses))
     elapsed = time.perf_counter() - start

@@ -157,12 +157,19 @@ class HFGenerator:
         return self.sampler.temperature
 
     @classmethod
-    def from_config(cls, model: Any, tokenizer: Any, rollout: RolloutConfig,
-                    temperature: float | None = None) -> HFGenerator:
-        """A generator with the run's stop rules, token limit and sampler (`temperature` overrides the rollout's)."""
-        sampler = rollout.sampler() if temperature is None else Sampler(temperature)
-        return cls(model, tokenizer, StopCondition.from_config(tokenizer, rollout), rollout.max_new_tokens,
-                   sampler=sampler)
+    def from_config(cls, model: Any, tokenizer: Any, rollout: RolloutConfig, temperature: float | None = None,
+                    sampler: Sampler | None = None) -> Generator:
+        """A generator with the run's stop rules, token limit and sampler (`temperature` overrides the rollout's;
+        `sampler` is the caller's behaviour distribution object). With ``rollout.prefix_cache`` it is a
+        `PrefixKVGenerator`: the same samples, without re-encoding each turn's whole context."""
+        if sampler is None:
+            sampler = rollout.sampler() if temperature is None else Sampler(temperature)
+        stop = StopCondition.from_config(tokenizer, rollout)
+        if rollout.prefix_cache:
+            from steptool_agents.rollout.prefix_cache import PrefixKVGenerator
+
+            return PrefixKVGenerator(model, tokenizer, stop, rollout.max_new_tokens, sampler)
+        return cls(model, tokenizer, stop, rollout.max_new_tokens, sampler=sampler)
 
     @torch.no_grad()
     def __call__(self, contexts: list[list[int]], greedy: bool = False) -> list[Generated]:
@@ -224,6 +231,9 @@ def collect_episodes(
     """
     n = envs.num_envs
     seed_arg = list(seeds) if isinstance(seeds, Sequence) else seeds
+    reset_cache = getattr(generate, "reset", None)
+    if reset_cache is not None:  # a prefix-caching generator: the weights may have changed since its last call
+        reset_cache()
     obs, infos = envs.reset(seed=seed_arg)
     eos_token = tokenizer.eos_token
     sub_envs = getattr(envs, "envs", None)
