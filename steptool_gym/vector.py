@@ -5,8 +5,11 @@ two fresh numpy arrays per key and sub-env, the step's largest cost after the en
 tool-use info has ~10 keys: ``status``, ``reward_components``, ``progress``, ``state_key``, ...).
 `ToolSyncVectorEnv` steps the sub-envs exactly as `SyncVectorEnv` does (next-step autoreset) and builds the
 same info dict once per step: the same keys in the same order, the same dtypes, values and ``_key`` masks
-(`batch_infos`; any info it cannot match exactly goes through `_add_info` unchanged). It is a `SyncVectorEnv`
-subclass with the same constructor, so ``isinstance`` checks and every other method behave as before.
+(`batch_infos`; any info it cannot match exactly goes through `_add_info` unchanged). What `_add_info` decides
+per key and sub-env (dtype, mask, nesting) is decided once per info signature (which sub-envs gave which keys
+with values of which types; a step's infos take a handful of shapes) and cached, so a step pays one array copy
+and one mask copy per key. It is a `SyncVectorEnv` subclass with the same constructor, so ``isinstance`` checks
+and every other method behave as before.
 
 ``gym.make_vec(ID, num_envs=N)`` returns it for every StepTool ID (their ``vector_entry_point``);
 ``vectorization_mode="sync"`` still gives Gymnasium's own `SyncVectorEnv`, ``"async"`` its `AsyncVectorEnv`.
@@ -16,17 +19,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from copy import deepcopy
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.spaces import Space, Tuple
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from gymnasium.vector.utils import concatenate, iterate
 
 __all__ = ["ToolSyncVectorEnv", "batch_infos"]
 
 _NUMERIC = (int, float, bool)
+_CONCATENATE_CUSTOM = concatenate.dispatch(Space)  # tuple(items): text and other custom spaces
 
 
 class ToolSyncVectorEnv(SyncVectorEnv):
@@ -37,15 +42,19 @@ class ToolSyncVectorEnv(SyncVectorEnv):
             return super().step(actions)
         env_obs, rewards = self._env_obs, self._rewards
         terminations, truncations = self._terminations, self._truncations
+        autoreset = self._autoreset_envs
         infos: list[dict[str, Any]] = []
-        for i, (action, env) in enumerate(zip(iterate(self.action_space, actions), self.envs, strict=True)):
-            if self._autoreset_envs[i]:
+        for i, (action, env) in enumerate(zip(self._iterate_actions(actions), self.envs, strict=True)):
+            if autoreset[i]:
                 env_obs[i], info = env.reset()
                 rewards[i], terminations[i], truncations[i] = 0.0, False, False
             else:
                 env_obs[i], rewards[i], terminations[i], truncations[i], info = env.step(action)
             infos.append(info)
-        self._observations = concatenate(self.single_observation_space, env_obs, self._observations)
+        if self._text_obs:  # what `concatenate` returns for a custom space, without its dispatch
+            self._observations = tuple(env_obs)
+        else:
+            self._observations = concatenate(self.single_observation_space, env_obs, self._observations)
         self._autoreset_envs = np.logical_or(terminations, truncations)
         batched = batch_infos(infos, self.num_envs)
         if batched is None:  # an info shape only Gymnasium's own batching reproduces exactly
@@ -56,114 +65,113 @@ class ToolSyncVectorEnv(SyncVectorEnv):
         # A tuple of strings is immutable: deepcopy would return the very same object.
         if self.copy and not (type(observations) is tuple and all(type(o) is str for o in observations)):
             observations = deepcopy(observations)
-        return observations, np.copy(rewards), np.copy(terminations), np.copy(truncations), batched
+        # `ndarray.copy` is `np.copy` of a 1-D array without the array-function dispatch.
+        return observations, rewards.copy(), terminations.copy(), truncations.copy(), batched
+
+    @cached_property
+    def _text_obs(self) -> bool:
+        return concatenate.dispatch(type(self.single_observation_space)) is _CONCATENATE_CUSTOM
+
+    @cached_property
+    def _plain_actions(self) -> bool:
+        # `iterate` of a Tuple of unregistered (custom) spaces is `iter(actions)`: the same without the dispatch.
+        space = self.action_space
+        return type(space) is Tuple and not any(type(sub) in iterate.registry for sub in space)
+
+    def _iterate_actions(self, actions: Any) -> Any:
+        return iter(actions) if self._plain_actions else iterate(self.action_space, actions)
 
 
 def batch_infos(infos: Sequence[dict[str, Any]], num_envs: int) -> dict[str, Any] | None:
     """The dict `VectorEnv._add_info` builds from ``infos[i]`` for i = 0, 1, ... (keys in first-seen order, each
     followed by its ``_key`` mask; a nested dict batched the same way), or None for an info it would not build
     the same way (a key that is a dict in one sub-env and not in another, ``final_obs``, keys starting with ``_``)."""
-    return _batch(list(range(len(infos))), list(infos), num_envs)
+    return _batch(tuple(range(len(infos))), list(infos), num_envs)
 
 
-def _batch(index: list[int], infos: list[dict[str, Any]], n: int) -> dict[str, Any] | None:
-    """`batch_infos` of sub-envs `index` (``infos[j]`` is sub-env ``index[j]``'s info)."""
-    keys = list(infos[0])
-    if len(index) == n and all(list(info) == keys for info in infos[1:]):
-        full = _batch_full(keys, infos, n)
-        if full is not _GENERAL:
-            return full
-    columns: dict[str, tuple[list[int], list[Any]]] = {}
-    for i, info in zip(index, infos, strict=True):
+# How a plan builds one key's array (see `_plan`).
+_ASSIGN, _STACK, _NESTED, _ARRAYS = 0, 1, 2, 3
+_PLANS: dict[Any, Any] = {}
+_MAX_PLANS = 4096  # signatures kept: a program that invents info keys cannot grow the cache forever
+
+
+def _batch(index: tuple[int, ...], infos: list[dict[str, Any]], n: int) -> dict[str, Any] | None:
+    """`batch_infos` of sub-envs `index` (``infos[j]`` is sub-env ``index[j]``'s info), built as the plan of its
+    signature (which sub-envs gave which keys with values of which types) says: a step's infos take a handful
+    of shapes, so what `_add_info` decides per key and sub-env is decided once per shape."""
+    signature = (index, n, tuple((tuple(info), tuple(map(type, info.values()))) for info in infos))
+    plan = _PLANS.get(signature)
+    if plan is None:
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        plan = _PLANS[signature] = _plan(index, infos, n)
+    if plan is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, mask_key, how, where, positions, template, mask in plan:
+        if how == _ASSIGN:  # `_add_info`'s own steps: a zero (object: None) array, each value assigned
+            array = template.copy()
+            for i, j in zip(where, positions):
+                array[i] = infos[j][key]
+        elif how == _STACK:  # every sub-env, values of one numeric/str/None type: the same array in one call
+            array = np.array([info[key] for info in infos], dtype=template)
+        elif how == _NESTED:
+            array = _batch(where, [infos[j][key] for j in positions], n)
+            if array is None:
+                return None
+        else:  # arrays: `_add_info` sizes the batch from the first one's shape and dtype
+            first = infos[positions[0]][key]
+            array = np.zeros((n, *first.shape), dtype=first.dtype)
+            for i, j in zip(where, positions):
+                array[i] = infos[j][key]
+        out[key] = array
+        out[mask_key] = mask.copy()
+    return out
+
+
+def _plan(index: tuple[int, ...], infos: list[dict[str, Any]], n: int) -> tuple[Any, ...] | None:
+    """Per key in first-seen order: (key, mask key, how, sub-envs that have it, their positions in `infos`, a
+    read-only zero array or dtype, a read-only mask); None where only `_add_info` builds the same dict."""
+    columns: dict[Any, tuple[list[int], list[int], list[type]]] = {}
+    for j, (i, info) in enumerate(zip(index, infos, strict=True)):
         for key, value in info.items():
-            column = columns.get(key)
-            if column is None:
-                column = columns[key] = ([], [])
-            column[0].append(i)
-            column[1].append(value)
-    out: dict[str, Any] = {}
-    for key, (where, values) in columns.items():
+            where, positions, kinds = columns.setdefault(key, ([], [], []))
+            where.append(i)
+            positions.append(j)
+            kinds.append(type(value))
+    plan = []
+    for key, (where, positions, kinds) in columns.items():
         if type(key) is not str or key == "final_obs" or key[:1] == "_":
             return None
-        kinds = set(map(type, values))
+        first = kinds[0]
         nested = [issubclass(kind, dict) for kind in kinds]
+        template: Any = None
         if any(nested):
-            if not all(nested) or (batched := _batch(where, values, n)) is None:
+            if not all(nested):
                 return None
-            out[key] = batched
+            how = _NESTED
+        elif issubclass(first, np.ndarray):
+            how = _ARRAYS
         else:
-            out[key] = _column(where, values, kinds, n)
-        if len(where) == n:
-            mask = _all_true(n).copy()
-        else:
-            mask = np.zeros(n, dtype=np.bool_)
-            mask[where] = True
-        out[f"_{key}"] = mask
-    return out
-
-
-_GENERAL: Any = object()  # `_batch_full`'s answer for values it leaves to the general path
-
-
-def _batch_full(keys: list[str], infos: list[dict[str, Any]], n: int) -> Any:
-    """`_batch` when every sub-env's info has the same keys in the same order (the usual step): one array and one
-    mask per key, with as few Python steps per value as exactness allows; `_GENERAL` for anything unusual."""
-    out: dict[str, Any] = {}
-    true = _all_true(n)
-    for key in keys:
-        if type(key) is not str or key == "final_obs" or key[:1] == "_":
-            return None
-        values = [info[key] for info in infos]
-        kind = type(values[0])
-        if n > 1 and len(set(map(type, values))) > 1:
-            return _GENERAL
-        if kind is dict:
-            batched = _batch(list(range(n)), values, n)
-            if batched is None:
-                return None
-            out[key] = batched
-        elif kind in _NUMERIC:
-            out[key] = np.array(values, dtype=kind)
-        elif kind is str:
-            out[key] = np.array(values, dtype=object)
-        elif issubclass(kind, dict):
-            return _GENERAL
-        else:
-            out[key] = _column(list(range(n)), values, {kind}, n)
-        out[f"_{key}"] = true.copy()
-    return out
-
-
-def _column(where: list[int], values: list[Any], kinds: set[type], n: int) -> np.ndarray:
-    """`_add_info`'s array for one key: its dtype from the first sub-env's value, then each value assigned."""
-    kind = type(values[0])
-    if kind in _NUMERIC or issubclass(kind, np.number):
-        if len(kinds) == 1 and len(where) == n:
-            return np.array(values, dtype=kind)
-        array = np.zeros(n, dtype=kind)
-    elif isinstance(values[0], np.ndarray):
-        array = np.zeros((n, *values[0].shape), dtype=values[0].dtype)
-    else:
-        array = np.empty(n, dtype=object)  # None everywhere, as `np.full(n, None, dtype=object)`
-        if kinds <= _PLAIN and len(where) == n:  # no sequence among them: a slice assignment sets each item
-            array[:] = values
-            return array
-    for i, value in zip(where, values, strict=True):
-        array[i] = value
-    return array
+            # `_add_info`'s dtype: the first value's type when numeric, else objects (None where a sub-env is missing)
+            numeric = first in _NUMERIC or issubclass(first, np.number)
+            dtype = np.dtype(first if numeric else object)
+            if len(where) == n > 1 and set(kinds) == {first} and (numeric or first in _PLAIN):
+                how, template = _STACK, dtype
+            else:
+                how, template = _ASSIGN, _read_only(np.zeros(n, dtype=dtype) if numeric else np.full(n, None))
+        mask = np.zeros(n, dtype=np.bool_)
+        mask[where] = True
+        plan.append((key, f"_{key}", how, tuple(where), tuple(positions), template, _read_only(mask)))
+    return tuple(plan)
 
 
 _PLAIN = frozenset({str, type(None)})
-_TRUE: dict[int, np.ndarray] = {}
 
 
-def _all_true(n: int) -> np.ndarray:
-    """A read-only all-True mask of length `n` (cached): copy it."""
-    template = _TRUE.get(n)
-    if template is None:
-        template = _TRUE[n] = np.ones(n, dtype=np.bool_)
-        template.flags.writeable = False
-    return template
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 def _creator(env_id: str) -> Callable[..., ToolSyncVectorEnv]:

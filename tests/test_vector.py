@@ -150,3 +150,12 @@ def test_batch_infos_equals_gymnasiums_add_info_on_odd_infos():
         _same_batched(batch_infos(infos, 3), expected)
     assert batch_infos([{"m": {"x": 1}}, {"m": 2}, {}], 3) is None  # a dict in one sub-env only: Gymnasium's path
     vec.close()
+    one = gym.vector.SyncVectorEnv([lambda: gym.make(ENV_ID)])
+    for info in ({"s": "x", "n": None, "b": True, "r": {"SC": 1.0, "IsSolved": None}}, {"i": 2**40, "f": 0.5}):
+        for _ in range(2):  # the second call reuses the cached plan of this signature
+            batched = batch_infos([info], 1)
+            _same_batched(batched, one._add_info({}, info, 0))
+        mask = f"_{next(iter(info))}"
+        batched[mask][0] = False  # every array is the caller's own: the next step's is untouched
+        assert batch_infos([info], 1)[mask][0]
+    one.close()

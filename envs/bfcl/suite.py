@@ -591,8 +591,8 @@ class BFCLSuite:
         instances = state.instances
         cwd = [_path(inst) for inst in instances.values() if hasattr(inst, "_current_dir")]
         # Keys in sorted order: the text `sort_keys=True` gives, without sorting.
-        parts = [json.dumps({"called": state.turn_calls > 0, "cwd": cwd, "failed": not state.solved,
-                             "matched": state.matched, "task": task.task_id, "turn": state.turn})]
+        parts = [_HEADER_JSON({"called": state.turn_calls > 0, "cwd": cwd, "failed": not state.solved,
+                               "matched": state.matched, "task": task.task_id, "turn": state.turn})]
         for name in sorted(instances):
             digest = digests.get(name)
             if digest is None:
@@ -610,7 +610,7 @@ def _state_json(instance: Any) -> str:
     as their public attributes (`_public`), in json's C encoder. A state it cannot encode (a cycle, keys of mixed
     types that cannot be sorted, nesting past the recursion limit) is ``json.dumps(_canonical(instance))``."""
     try:
-        return _STATE_ENCODER.encode(instance)
+        return _STATE_JSON(instance)
     except (ValueError, TypeError, RecursionError):
         return json.dumps(_canonical(instance), default=repr)
 
@@ -627,7 +627,20 @@ def _public(value: Any) -> Any:
     return repr(value)
 
 
-_STATE_ENCODER = json.JSONEncoder(sort_keys=True, default=_public)
+def _encoder(encoder: json.JSONEncoder) -> Callable[[Any], str]:
+    """`encoder.encode` without its per-call set-up (a new C encoder each call): the same C encoder built once.
+    It keeps no cycle markers, so a cycle ends in RecursionError instead of ValueError (`_state_json` catches
+    both; the header never has one)."""
+    make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+    if make is None:
+        return encoder.encode
+    encode = make(None, encoder.default, json.encoder.encode_basestring_ascii, None, encoder.key_separator,
+                  encoder.item_separator, encoder.sort_keys, encoder.skipkeys, encoder.allow_nan)
+    return lambda value: "".join(encode(value, 0))
+
+
+_STATE_JSON = _encoder(json.JSONEncoder(sort_keys=True, default=_public))
+_HEADER_JSON = _encoder(json.JSONEncoder())  # `json.dumps(value)`'s text
 
 
 def _path(file_system: Any) -> str:
