@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import time
 from pathlib import Path
@@ -96,7 +97,8 @@ def main() -> None:
 
     same = all(a["played"] == b["played"] for a, b in zip(rounds["full"], rounds["cached"], strict=True))
     report = {
-        "command": "python benchmarks/prefix_cache.py " + " ".join(f"--{k} {v}" for k, v in vars(args).items() if v),
+        "command": "python benchmarks/prefix_cache.py " + " ".join(f"--{k} {shlex.quote(str(v))}"
+                                                                  for k, v in vars(args).items() if v and k != "note"),
         "machine": machine_info(args.note), "versions": package_versions(),
         "model": str(model_dir), "episodes": args.episodes, "repeats": args.repeats, "threads": args.threads,
         "full": {k: med("full", k) for k in ("wall_s", "cpu_s", "encoded_per_episode", "pass_rate")},

@@ -422,6 +422,14 @@ def section_quickstart(results: Path) -> str:
                    f"{t['eval_steptool_s'] / 60:.1f} min.\n")
     else:
         out.append(_not_run("make quickstart"))
+    pc = _load(results, "prefix_cache.json")
+    if pc:
+        out.append(f"**`{pc['command']}`** (greedy, {pc['episodes']} held-out episodes, medians of {pc['repeats']}; "
+                   + _machine_line(pc.get("machine")).strip()
+                   + f") `rollout.prefix_cache`: {pc['cached']['encoded_per_episode']:.0f} instead of "
+                   f"{pc['full']['encoded_per_episode']:.0f} tokens encoded per episode, "
+                   f"{pc['speedup_wall']:.2f}× wall, {pc['speedup_cpu']:.2f}× CPU; same episodes: "
+                   f"{'yes' if pc['same_episodes'] else 'no'}.\n")
     gpu = _load(results, "gpu_quickstart.json")
     if gpu:
         q = gpu["quickstart"]
