@@ -24,6 +24,7 @@ from transformers import DynamicCache
 
 from steptool_agents.policy.models import model_device
 from steptool_agents.policy.sampling import Sampler, scale_logits
+from steptool_agents.rollout.collect import Generated, StopCondition
 
 __all__ = ["PrefixKVGenerator"]
 
@@ -45,7 +46,7 @@ class PrefixKVGenerator:
     is replaced by its extension, so one agent's episode holds one entry.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, stop: Any, max_new_tokens: int, sampler: Sampler,
+    def __init__(self, model: Any, tokenizer: Any, stop: StopCondition, max_new_tokens: int, sampler: Sampler,
                  return_logprobs: bool = False, max_entries: int = 64) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -89,9 +90,7 @@ class PrefixKVGenerator:
         return kv, out.logits[0, -1], key
 
     @torch.no_grad()
-    def __call__(self, contexts: list[list[int]], greedy: bool = False) -> list[Any]:
-        from steptool_agents.rollout.collect import Generated
-
+    def __call__(self, contexts: list[list[int]], greedy: bool = False) -> list[Generated]:
         was_training = self.model.training
         self.model.eval()
         device = model_device(self.model)
