@@ -37,17 +37,20 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
+    from rich.console import Console
 
     from steptool_agents.config import load_config
     from steptool_agents.evaluate import eval_task_ids
     from steptool_agents.policy.models import load_policy
     from steptool_agents.policy.prompts import make_format
+    from steptool_agents.progress import progress
     from steptool_agents.rollout.collect import HFGenerator, StopCondition, collect_episodes
     from steptool_agents.rollout.envs import env_kwargs, fixed_task_vector_env
     from steptool_agents.rollout.prefix_cache import PrefixKVGenerator
     from steptool_agents.warmstart import untrained_model_dir
 
     torch.set_num_threads(args.threads)
+    console = Console()
     cfg = load_config(PRESET)
     model_dir = Path(args.model) if args.model else untrained_model_dir(cfg, Path("."))
     policy = load_policy(model_dir, cfg.model)
@@ -72,10 +75,12 @@ def main() -> None:
 
         wall, cpu = time.perf_counter(), time.process_time()
         try:
-            trajs = collect_episodes(envs, counting if kind == "full" else gen, fmt, tok, args.episodes,
-                                     [12345 + i for i in range(n)], cfg.model.max_context_tokens,
-                                     cfg.rollout.max_new_tokens, greedy=True,
-                                     max_prompt_tokens=cfg.model.max_prompt_tokens)
+            with progress(console, kind, args.episodes) as bar:
+                trajs = collect_episodes(envs, counting if kind == "full" else gen, fmt, tok, args.episodes,
+                                         [12345 + i for i in range(n)], cfg.model.max_context_tokens,
+                                         cfg.rollout.max_new_tokens, greedy=True,
+                                         max_prompt_tokens=cfg.model.max_prompt_tokens,
+                                         on_episode=lambda k: bar.update(completed=k))
         finally:
             envs.close()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

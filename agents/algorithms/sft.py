@@ -55,9 +55,10 @@ def sft_train(model: Any, trajs: Sequence[Trajectory], pad_id: int, *, epochs: i
     model.train()
     losses: list[float] = []
     tokens, start = 0, time.perf_counter()
+    lengths = [len(t.tokens) for t in trajs]
     for epoch in range(epochs):
         losses = []
-        batches = length_grouped_batches([len(t.tokens) for t in trajs], batch_size, gen)
+        batches = length_grouped_batches(lengths, batch_size, gen)
         for b, rows in enumerate(batches):
             batch = collate([trajs[i] for i in rows], pad_id, "right", max_tokens).to(device)
             hidden = decoder_hidden(model, batch.input_ids, batch.attention_mask, batch.position_ids)[:, :-1]

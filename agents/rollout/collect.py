@@ -9,6 +9,8 @@ Exactly `episodes` episodes are started; sub-envs left over once the quota is re
 Generation (`HFGenerator`) uses ``model.generate`` with the KV cache on left-padded contexts and stops a row at
 EOS, at a stop string, once the ``Action Input`` JSON object closes, or after ``max_new_tokens``. Only the
 sampled ids are kept (`StopCondition.cut`); log-probs and values are recomputed later by a forward pass.
+With ``rollout.prefix_cache`` the generator is a `PrefixKVGenerator` (same samples, each episode's KV cache kept
+across turns); a generator with a ``reset()`` method is reset at the start of every collection.
 """
 
 from __future__ import annotations
@@ -132,6 +134,9 @@ class _Criteria(StoppingCriteria):
 
 
 class Generator(Protocol):
+    """Contexts in, one `Generated` per context out. A generator that keeps state computed with the current
+    weights (`PrefixKVGenerator`) also has ``reset()``, which `collect_episodes` calls before each collection."""
+
     def __call__(self, contexts: list[list[int]], greedy: bool = False) -> list[Generated]: ...
 
 

@@ -140,11 +140,11 @@ class PrefixKVGenerator:
             logits = out.logits[:, -1].float()
         self.model.train(was_training)
         results = []
+        layers = cache.layers
         for r, c in enumerate(contexts):
             g = self.stop.cut(out_ids[r], out_lps[r] if self.return_logprobs else None)
             # Cached: the context and every action id fed back (all but the last, which was never encoded).
             fed = len(g.ids) - 1
-            layers = cache.layers
             start = length - len(c)
             kv = [(layer.keys[r, :, start:length + fed].clone(), layer.values[r, :, start:length + fed].clone())
                   for layer in layers]
