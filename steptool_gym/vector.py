@@ -91,42 +91,50 @@ def batch_infos(infos: Sequence[dict[str, Any]], num_envs: int) -> dict[str, Any
 
 # How a plan builds one key's array (see `_plan`).
 _ASSIGN, _STACK, _NESTED, _ARRAYS = 0, 1, 2, 3
-_PLANS: dict[Any, Any] = {}
+_PLANS: dict[Any, Any] = {}  # signature -> compiled plan (None: `_add_info`)
 _MAX_PLANS = 4096  # signatures kept: a program that invents info keys cannot grow the cache forever
 
 
 def _batch(index: tuple[int, ...], infos: list[dict[str, Any]], n: int) -> dict[str, Any] | None:
-    """`batch_infos` of sub-envs `index` (``infos[j]`` is sub-env ``index[j]``'s info), built as the plan of its
-    signature (which sub-envs gave which keys with values of which types) says: a step's infos take a handful
-    of shapes, so what `_add_info` decides per key and sub-env is decided once per shape."""
-    signature = (index, n, tuple((tuple(info), tuple(map(type, info.values()))) for info in infos))
-    plan = _PLANS.get(signature)
-    if plan is None:
+    """`batch_infos` of sub-envs `index` (``infos[j]`` is sub-env ``index[j]``'s info), built by the compiled plan
+    of its signature (which sub-envs gave which keys with values of which types): a step's infos take a handful
+    of shapes, so what `_add_info` decides per key and sub-env is decided, and compiled, once per shape."""
+    signature = (index, n, *[(tuple(info), tuple(map(type, info.values()))) for info in infos])
+    build = _PLANS.get(signature, _UNPLANNED)
+    if build is _UNPLANNED:
         if len(_PLANS) >= _MAX_PLANS:
             _PLANS.clear()
-        plan = _PLANS[signature] = _plan(index, infos, n)
-    if plan is None:
-        return None
-    out: dict[str, Any] = {}
-    for key, mask_key, how, where, positions, template, mask in plan:
+        plan = _plan(index, infos, n)
+        build = _PLANS[signature] = _compile(plan, n) if plan is not None else None
+    return build(infos) if build is not None else None
+
+
+_UNPLANNED = object()
+
+
+def _compile(plan: tuple[Any, ...], n: int) -> Callable[[list[dict[str, Any]]], dict[str, Any] | None]:
+    """A function that builds the info dict a plan describes: straight-line code (one statement per array, one
+    dict display), since a per-key loop that re-reads the plan costs more than the arrays themselves at N <= 4."""
+    names: dict[str, Any] = {"_batch": _batch, "_array": np.array, "_zeros": np.zeros, "_n": n}
+    lines, items = [], []
+    for k, (key, mask_key, how, where, positions, template, mask) in enumerate(plan):
+        names |= {f"K{k}": key, f"MK{k}": mask_key, f"T{k}": template, f"M{k}": mask, f"W{k}": where}
         if how == _ASSIGN:  # `_add_info`'s own steps: a zero (object: None) array, each value assigned
-            array = template.copy()
-            for i, j in zip(where, positions):
-                array[i] = infos[j][key]
+            lines.append(f"a{k} = T{k}.copy()")
+            lines += [f"a{k}[{i}] = infos[{j}][K{k}]" for i, j in zip(where, positions)]
         elif how == _STACK:  # every sub-env, values of one numeric/str/None type: the same array in one call
-            array = np.array([info[key] for info in infos], dtype=template)
+            lines.append(f"a{k} = _array([{', '.join(f'infos[{j}][K{k}]' for j in positions)}], T{k})")
         elif how == _NESTED:
-            array = _batch(where, [infos[j][key] for j in positions], n)
-            if array is None:
-                return None
+            lines.append(f"a{k} = _batch(W{k}, [{', '.join(f'infos[{j}][K{k}]' for j in positions)}], _n)")
+            lines.append(f"if a{k} is None: return None")
         else:  # arrays: `_add_info` sizes the batch from the first one's shape and dtype
-            first = infos[positions[0]][key]
-            array = np.zeros((n, *first.shape), dtype=first.dtype)
-            for i, j in zip(where, positions):
-                array[i] = infos[j][key]
-        out[key] = array
-        out[mask_key] = mask.copy()
-    return out
+            lines.append(f"first = infos[{positions[0]}][K{k}]")
+            lines.append(f"a{k} = _zeros((_n, *first.shape), dtype=first.dtype)")
+            lines += [f"a{k}[{i}] = infos[{j}][K{k}]" for i, j in zip(where, positions)]
+        items.append(f"K{k}: a{k}, MK{k}: M{k}.copy()")
+    body = "".join(f"    {line}\n" for line in lines)
+    exec(f"def build(infos):\n{body}    return {{{', '.join(items)}}}\n", names)  # the text is built above from the plan alone
+    return names["build"]
 
 
 def _plan(index: tuple[int, ...], infos: list[dict[str, Any]], n: int) -> tuple[Any, ...] | None:
