@@ -36,9 +36,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallResult:
     """ToolBench's ``{"error": ..., "response": ...}`` plus the status code and the answering backend.
+
+    Not frozen: one is built per tool call, and a frozen dataclass's ``__init__`` pays ``object.__setattr__`` per
+    field; nothing changes a result after its backend returns it.
 
     `text`, when set, is the exact observation text a recording holds for this answer (StableToolBench
     replays): the env shows it verbatim (cut to its observation length) instead of re-encoding `response`.

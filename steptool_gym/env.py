@@ -31,10 +31,13 @@ __all__ = ["EpisodeState", "NextTurn", "StepRecord", "ToolUseEnv"]
 _RAW_ACTION_KEEP = 4096  # characters of an unparseable action kept in the conversation
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StepRecord:
     """One step of the conversation: the parsed call (None if unparseable), raw text, observation, status, and
-    `gold_matched` / `gold_total`: the judge's gold progress after the step (see `Judge.progress`)."""
+    `gold_matched` / `gold_total`: the judge's gold progress after the step (see `Judge.progress`).
+
+    Read-only by convention (the env's own history): not frozen, because a frozen dataclass's ``__init__`` sets
+    each field through ``object.__setattr__``, ~1 µs of every step."""
 
     call: ToolCall | None
     raw: str
@@ -206,6 +209,7 @@ class ToolUseEnv(gym.Env[str, Any]):
         # Suites are immutable, so their optional hooks are looked up once, not on every step.
         self._progress_hook = getattr(suite.judge, "progress", None)
         self._step_info_hook = getattr(suite, "step_info", None)
+        self._turn_end_hook = getattr(suite, "turn_end", None)  # a missed getattr raises inside: ~1 µs per Finish
 
     # ------------------------------------------------------------------ properties
     @property
@@ -315,15 +319,15 @@ class ToolUseEnv(gym.Env[str, Any]):
             call: ToolCall | None = parse_action(action)
         except ActionError as exc:
             call, status, error = None, exc.status, exc.message
-            components = RewardComponents(0.0, 0.0)
+            components = _NO_CREDIT
             response: Any = ""
         except RecursionError:
             call, status, error = None, Status.INPUT_ERROR, "Action is nested too deeply"
-            components = RewardComponents(0.0, 0.0)
+            components = _NO_CREDIT
             response = ""
         except Exception as exc:  # noqa: BLE001 - any Python value is a valid input to step(): never a crash
             call, status, error = None, Status.INPUT_ERROR, f"Action could not be read ({type(exc).__name__})"
-            components = RewardComponents(0.0, 0.0)
+            components = _NO_CREDIT
             response = ""
         else:
             if call.is_finish:
@@ -332,9 +336,11 @@ class ToolUseEnv(gym.Env[str, Any]):
             else:
                 status, error, response, components = self._tool_call(task, call, info)
         truncated = not terminated and state.steps >= self.max_steps
-        phi = _potential(state.progress)
+        matched, total = state.progress
+        phi = matched / total if total > 0 else 0.0
         state.progress = progress = self._gold_progress(task)
-        phi_after = _potential(progress)
+        matched, total = progress
+        phi_after = matched / total if total > 0 else 0.0
         # Φ of the state an episode ends in is 0 (the step counter is part of the state, so truncation ends it too).
         done = terminated or truncated
         sc, con, solved = components[:3]
@@ -426,19 +432,19 @@ class ToolUseEnv(gym.Env[str, Any]):
         index = self._state.task_index
         api = (self._prepared.get(index) or self._prepare(index)).apis.get(call.name)
         if api is None:
-            return Status.NO_SUCH_FUNCTION, f"No such function name: {call.name}", "", RewardComponents(0.0, 0.0)
+            return Status.NO_SUCH_FUNCTION, f"No such function name: {call.name}", "", _NO_CREDIT
         problem = api.validate(call.arguments, self.strict_arguments)
         if problem is not None:
-            return Status.INPUT_ERROR, problem, "", RewardComponents(0.0, 0.0)
+            return Status.INPUT_ERROR, problem, "", _NO_CREDIT
         context = CallContext(self._state.steps, self._state.counters, self._state.judge_state)
         try:
             result = self.suite.backend.call(api, call.arguments, context)
         except Exception as exc:  # noqa: BLE001 - a backend that breaks is an API that does not work, not a crash
             info["backend_error"] = type(exc).__name__
             return (Status.API_NOT_WORKING, f"{call.name} failed ({type(exc).__name__})", "",
-                    RewardComponents(0.0, 0.0))
+                    _NO_CREDIT)
         if result is None:  # a bare backend with no answer
-            return Status.API_NOT_WORKING, f"{call.name} is not available", "", RewardComponents(0.0, 0.0)
+            return Status.API_NOT_WORKING, f"{call.name} is not available", "", _NO_CREDIT
         verdict = self.suite.judge.judge_call(task, self._state.judge_state, call, result)
         info["backend"] = result.backend
         if verdict.gold_call is not None:
@@ -452,13 +458,13 @@ class ToolUseEnv(gym.Env[str, Any]):
         final_answer = args.get("final_answer", "")
         if return_type not in ("give_answer", "give_up_and_restart"):
             msg = "Finish needs return_type 'give_answer' or 'give_up_and_restart'"
-            return Status.INPUT_ERROR, msg, "", RewardComponents(0.0, 0.0)
+            return Status.INPUT_ERROR, msg, "", _NO_CREDIT
         if not isinstance(final_answer, str):
-            return Status.INPUT_ERROR, "Finish's final_answer must be a string", "", RewardComponents(0.0, 0.0)
+            return Status.INPUT_ERROR, "Finish's final_answer must be a string", "", _NO_CREDIT
         if return_type == "give_up_and_restart":
             return Status.GIVE_UP, "", "chose to give up and restart", RewardComponents(0.0, 0.0, UNSOLVED)
         solved = float(self.suite.judge.judge_finish(task, self._state.judge_state, call))
-        turn_end = getattr(self.suite, "turn_end", None)
+        turn_end = self._turn_end_hook
         next_turn = turn_end(task, self._state.judge_state) if turn_end is not None else None
         if next_turn is not None:  # the answer ended a turn, not the episode: an intermediate step
             message, con = next_turn
@@ -521,6 +527,7 @@ class ToolUseEnv(gym.Env[str, Any]):
 
 
 _DEFAULT_INFOS = EnvInfos()
+_NO_CREDIT = RewardComponents(0.0, 0.0)  # SC = Con = 0 (an immutable tuple: one shared value, not one per step)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -561,11 +568,6 @@ def _safe_text(value: Any, limit: int = _RAW_ACTION_KEEP) -> str:
         return str(value)[:limit]
     except Exception:  # noqa: BLE001 - an object whose __str__ raises, a huge int inside a container
         return f"<{type(value).__name__} object>"
-
-
-def _potential(progress: tuple[float, float]) -> float:
-    matched, total = progress
-    return matched / total if total > 0 else 0.0
 
 
 def _raw_text(action: Any) -> str:

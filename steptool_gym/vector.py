@@ -133,7 +133,8 @@ def _compile(plan: tuple[Any, ...], n: int) -> Callable[[list[dict[str, Any]]], 
             lines += [f"a{k}[{i}] = infos[{j}][K{k}]" for i, j in zip(where, positions)]
         items.append(f"K{k}: a{k}, MK{k}: M{k}.copy()")
     body = "".join(f"    {line}\n" for line in lines)
-    exec(f"def build(infos):\n{body}    return {{{', '.join(items)}}}\n", names)  # the text is built above from the plan alone
+    # The source is built above from the plan alone (keys and arrays are passed as names, never as text).
+    exec(f"def build(infos):\n{body}    return {{{', '.join(items)}}}\n", names)
     return names["build"]
 
 
