@@ -90,52 +90,74 @@ def batch_infos(infos: Sequence[dict[str, Any]], num_envs: int) -> dict[str, Any
 
 
 # How a plan builds one key's array (see `_plan`).
-_ASSIGN, _STACK, _NESTED, _ARRAYS = 0, 1, 2, 3
+_ASSIGN, _STACK, _NESTED, _ARRAYS, _INLINE = 0, 1, 2, 3, 4
 _PLANS: dict[Any, Any] = {}  # signature -> compiled plan (None: `_add_info`)
 _MAX_PLANS = 4096  # signatures kept: a program that invents info keys cannot grow the cache forever
 
 
 def _batch(index: tuple[int, ...], infos: list[dict[str, Any]], n: int) -> dict[str, Any] | None:
     """`batch_infos` of sub-envs `index` (``infos[j]`` is sub-env ``index[j]``'s info), built by the compiled plan
-    of its signature (which sub-envs gave which keys with values of which types): a step's infos take a handful
-    of shapes, so what `_add_info` decides per key and sub-env is decided, and compiled, once per shape."""
-    signature = (index, n, *[(tuple(info), tuple(map(type, info.values()))) for info in infos])
+    of its signature (which sub-envs gave which keys with values of which types, nested dicts included): a
+    step's infos take a handful of shapes, so what `_add_info` decides per key and sub-env is decided, and
+    compiled, once per shape."""
+    signature = (index, n, *map(_shape, infos))
     build = _PLANS.get(signature, _UNPLANNED)
     if build is _UNPLANNED:
         if len(_PLANS) >= _MAX_PLANS:
             _PLANS.clear()
         plan = _plan(index, infos, n)
-        build = _PLANS[signature] = _compile(plan, n) if plan is not None else None
+        build = _PLANS[signature] = _compile(plan, len(infos), n) if plan is not None else None
     return build(infos) if build is not None else None
 
 
 _UNPLANNED = object()
 
 
-def _compile(plan: tuple[Any, ...], n: int) -> Callable[[list[dict[str, Any]]], dict[str, Any] | None]:
-    """A function that builds the info dict a plan describes: straight-line code (one statement per array, one
-    dict display), since a per-key loop that re-reads the plan costs more than the arrays themselves at N <= 4."""
+def _shape(info: dict[str, Any]) -> tuple[Any, ...]:
+    """An info's keys and value types, and those of the plain dicts in it (the plan inlines exactly those)."""
+    types = tuple(map(type, info.values()))
+    if dict not in types:
+        return tuple(info), types
+    return tuple(info), types, *[_shape(v) for v in info.values() if type(v) is dict]
+
+
+def _compile(plan: tuple[Any, ...], count: int, n: int) -> Callable[[list[dict[str, Any]]], dict[str, Any] | None]:
+    """A function that builds the info dict a plan describes from `count` infos: straight-line code (one statement
+    per array, nested dicts as dict displays), since a per-key loop that re-reads the plan costs more than the
+    arrays themselves at N <= 4."""
     names: dict[str, Any] = {"_batch": _batch, "_array": np.array, "_zeros": np.zeros, "_n": n}
-    lines, items = [], []
-    for k, (key, mask_key, how, where, positions, template, mask) in enumerate(plan):
-        names |= {f"K{k}": key, f"MK{k}": mask_key, f"T{k}": template, f"M{k}": mask, f"W{k}": where}
-        if how == _ASSIGN:  # `_add_info`'s own steps: a zero (object: None) array, each value assigned
-            lines.append(f"a{k} = T{k}.copy()")
-            lines += [f"a{k}[{i}] = infos[{j}][K{k}]" for i, j in zip(where, positions)]
-        elif how == _STACK:  # every sub-env, values of one numeric/str/None type: the same array in one call
-            lines.append(f"a{k} = _array([{', '.join(f'infos[{j}][K{k}]' for j in positions)}], T{k})")
-        elif how == _NESTED:
-            lines.append(f"a{k} = _batch(W{k}, [{', '.join(f'infos[{j}][K{k}]' for j in positions)}], _n)")
-            lines.append(f"if a{k} is None: return None")
-        else:  # arrays: `_add_info` sizes the batch from the first one's shape and dtype
-            lines.append(f"first = infos[{positions[0]}][K{k}]")
-            lines.append(f"a{k} = _zeros((_n, *first.shape), dtype=first.dtype)")
-            lines += [f"a{k}[{i}] = infos[{j}][K{k}]" for i, j in zip(where, positions)]
-        items.append(f"K{k}: a{k}, MK{k}: M{k}.copy()")
+    lines = [f"i{j} = infos[{j}]" for j in range(count)]
+    display = _emit(plan, [f"i{j}" for j in range(count)], "", names, lines)
     body = "".join(f"    {line}\n" for line in lines)
-    # The source is built above from the plan alone (keys and arrays are passed as names, never as text).
-    exec(f"def build(infos):\n{body}    return {{{', '.join(items)}}}\n", names)
+    # The source is built from the plan alone (keys and arrays are passed as names, never as text).
+    exec(f"def build(infos):\n{body}    return {display}\n", names)
     return names["build"]
+
+
+def _emit(plan: tuple[Any, ...], sources: list[str], tag: str, names: dict[str, Any], lines: list[str]) -> str:
+    """Append the statements that build `plan`'s arrays from the infos `sources` (expressions) to `lines`; return
+    the dict display of the result (keys in first-seen order, each followed by its mask)."""
+    items = []
+    for k, (key, mask_key, how, where, positions, template, mask) in enumerate(plan):
+        v = f"{tag}{k}"
+        names |= {f"K{v}": key, f"MK{v}": mask_key, f"T{v}": template, f"M{v}": mask, f"W{v}": where}
+        values = [f"{sources[j]}[K{v}]" for j in positions]
+        if how == _ASSIGN:  # `_add_info`'s own steps: a zero (object: None) array, each value assigned
+            lines.append(f"a{v} = T{v}.copy()")
+            lines += [f"a{v}[{i}] = {value}" for i, value in zip(where, values)]
+        elif how == _STACK:  # every sub-env, values of one numeric/str/None type: the same array in one call
+            lines.append(f"a{v} = _array([{', '.join(values)}], T{v})")
+        elif how == _INLINE:  # plain dicts whose shapes are in the signature: batched right here
+            items.append(f"K{v}: {_emit(template, values, v + '_', names, lines)}, MK{v}: M{v}.copy()")
+            continue
+        elif how == _NESTED:  # dict subclasses: their shape is looked up on each call
+            lines.append(f"a{v} = _batch(W{v}, [{', '.join(values)}], _n)")
+            lines.append(f"if a{v} is None: return None")
+        else:  # arrays: `_add_info` sizes the batch from the first one's shape and dtype
+            lines.append(f"a{v} = _zeros((_n, *{values[0]}.shape), dtype={values[0]}.dtype)")
+            lines += [f"a{v}[{i}] = {value}" for i, value in zip(where, values)]
+        items.append(f"K{v}: a{v}, MK{v}: M{v}.copy()")
+    return "{" + ", ".join(items) + "}"
 
 
 def _plan(index: tuple[int, ...], infos: list[dict[str, Any]], n: int) -> tuple[Any, ...] | None:
@@ -159,6 +181,11 @@ def _plan(index: tuple[int, ...], infos: list[dict[str, Any]], n: int) -> tuple[
             if not all(nested):
                 return None
             how = _NESTED
+            if set(kinds) == {dict}:  # `_shape` put these dicts' shapes in the signature: plan them now
+                template = _plan(tuple(where), [infos[j][key] for j in positions], n)
+                if template is None:
+                    return None
+                how = _INLINE
         elif issubclass(first, np.ndarray):
             how = _ARRAYS
         else:
