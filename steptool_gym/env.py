@@ -338,8 +338,12 @@ class ToolUseEnv(gym.Env[str, Any]):
         truncated = not terminated and state.steps >= self.max_steps
         matched, total = state.progress
         phi = matched / total if total > 0 else 0.0
-        state.progress = progress = self._gold_progress(task)
-        matched, total = progress
+        if self._progress_hook is None:  # `_gold_progress` inline: it runs on every step
+            matched = total = 0.0
+        else:
+            matched, total = self._progress_hook(task, state.judge_state)
+            matched, total = float(matched), float(total)
+        state.progress = progress = (matched, total)
         phi_after = matched / total if total > 0 else 0.0
         # Φ of the state an episode ends in is 0 (the step counter is part of the state, so truncation ends it too).
         done = terminated or truncated
@@ -357,7 +361,10 @@ class ToolUseEnv(gym.Env[str, Any]):
         if done:
             info["is_solved"] = solved if solved is not None else UNSOLVED
             info["gold_matched"], info["gold_total"] = progress
-        self._add_optional_info(info)
+        if self.infos is _DEFAULT_INFOS:  # the default infos add the state key alone: no call for it
+            info["state_key"] = self.suite.state_key(task, state.judge_state)
+        else:
+            self._add_optional_info(info)
         if self._step_info_hook is not None:
             info.update(self._step_info_hook(task, state.judge_state, record, terminated) or {})
         if self.render_mode == "human":
