@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import OrderedDict
 
 import gymnasium as gym
 import numpy as np
@@ -142,6 +143,9 @@ def test_batch_infos_equals_gymnasiums_add_info_on_odd_infos():
         [{"v": np.arange(2)}, {"v": np.arange(2)}, {"v": np.arange(2)}],  # arrays
         [{"l": [1, 2]}, {"l": (3,)}, {"l": "s"}],  # sequences in an object column
         [{"k": 1}, {"k": 2}, {"k": 3}],
+        [{"o": OrderedDict(x=1)}, {"o": {"x": 2.5}}, {}],  # a dict subclass: its shape is looked up per call
+        [{"r": {"IsSolved": None}}, {"r": {"IsSolved": 1.0}}, {"r": {"IsSolved": 0.5}}],
+        [{"r": {"IsSolved": 1.0}}, {"r": {"IsSolved": 1.0}}, {"r": {"IsSolved": None}}],  # same outer types
     ]
     for infos in cases:
         expected: dict = {}
