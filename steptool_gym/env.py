@@ -29,6 +29,7 @@ from steptool_gym.suite import Suite, Task
 __all__ = ["EpisodeState", "NextTurn", "StepRecord", "ToolUseEnv"]
 
 _RAW_ACTION_KEEP = 4096  # characters of an unparseable action kept in the conversation
+_Credit = tuple[float, float, float | None]  # a call's (SC, Con, IsSolved), before Φ is known
 
 
 @dataclass(slots=True)
@@ -50,7 +51,7 @@ class StepRecord:
     gold_total: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class EpisodeState:
     """Everything that changes during an episode; `ToolUseEnv.snapshot` copies exactly this."""
 
@@ -319,22 +320,22 @@ class ToolUseEnv(gym.Env[str, Any]):
             call: ToolCall | None = parse_action(action)
         except ActionError as exc:
             call, status, error = None, exc.status, exc.message
-            components = _NO_CREDIT
+            credit = _NO_CREDIT
             response: Any = ""
         except RecursionError:
             call, status, error = None, Status.INPUT_ERROR, "Action is nested too deeply"
-            components = _NO_CREDIT
+            credit = _NO_CREDIT
             response = ""
         except Exception as exc:  # noqa: BLE001 - any Python value is a valid input to step(): never a crash
             call, status, error = None, Status.INPUT_ERROR, f"Action could not be read ({type(exc).__name__})"
-            components = _NO_CREDIT
+            credit = _NO_CREDIT
             response = ""
         else:
             if call.is_finish:
-                status, error, response, components = self._finish(task, call)
+                status, error, response, credit = self._finish(task, call)
                 terminated = status in (Status.FINAL_ANSWER, Status.GIVE_UP)
             else:
-                status, error, response, components = self._tool_call(task, call, info)
+                status, error, response, credit = self._tool_call(task, call, info)
         truncated = not terminated and state.steps >= self.max_steps
         matched, total = state.progress
         phi = matched / total if total > 0 else 0.0
@@ -347,7 +348,7 @@ class ToolUseEnv(gym.Env[str, Any]):
         phi_after = matched / total if total > 0 else 0.0
         # Φ of the state an episode ends in is 0 (the step counter is part of the state, so truncation ends it too).
         done = terminated or truncated
-        sc, con, solved = components[:3]
+        sc, con, solved = credit
         components = RewardComponents(sc, con, solved, phi, 0.0 if done else phi_after)
         reward = self.reward_config(components)
         observation = self._render_response(error, response)
@@ -435,7 +436,7 @@ class ToolUseEnv(gym.Env[str, Any]):
             )
         return prepared
 
-    def _tool_call(self, task: Task, call: ToolCall, info: dict[str, Any]) -> tuple[Status, str, Any, RewardComponents]:
+    def _tool_call(self, task: Task, call: ToolCall, info: dict[str, Any]) -> tuple[Status, str, Any, _Credit]:
         index = self._state.task_index
         api = (self._prepared.get(index) or self._prepare(index)).apis.get(call.name)
         if api is None:
@@ -457,9 +458,9 @@ class ToolUseEnv(gym.Env[str, Any]):
         if verdict.gold_call is not None:
             info["gold_call"] = verdict.gold_call
         response = result.response if result.text is None else _Verbatim(result.text)
-        return result.status, result.error, response, RewardComponents(float(verdict.sc), float(verdict.con))
+        return result.status, result.error, response, (float(verdict.sc), float(verdict.con), None)
 
-    def _finish(self, task: Task, call: ToolCall) -> tuple[Status, str, Any, RewardComponents]:
+    def _finish(self, task: Task, call: ToolCall) -> tuple[Status, str, Any, _Credit]:
         args = call.arguments
         return_type = args.get("return_type")
         final_answer = args.get("final_answer", "")
@@ -469,14 +470,14 @@ class ToolUseEnv(gym.Env[str, Any]):
         if not isinstance(final_answer, str):
             return Status.INPUT_ERROR, "Finish's final_answer must be a string", "", _NO_CREDIT
         if return_type == "give_up_and_restart":
-            return Status.GIVE_UP, "", "chose to give up and restart", RewardComponents(0.0, 0.0, UNSOLVED)
+            return Status.GIVE_UP, "", "chose to give up and restart", (0.0, 0.0, UNSOLVED)
         solved = float(self.suite.judge.judge_finish(task, self._state.judge_state, call))
         turn_end = self._turn_end_hook
         next_turn = turn_end(task, self._state.judge_state) if turn_end is not None else None
         if next_turn is not None:  # the answer ended a turn, not the episode: an intermediate step
             message, con = next_turn
-            return Status.OK, "", NextTurn(message), RewardComponents(1.0, con)
-        return Status.FINAL_ANSWER, "", "successfully giving the final answer.", RewardComponents(0.0, 0.0, solved)
+            return Status.OK, "", NextTurn(message), (1.0, con, None)
+        return Status.FINAL_ANSWER, "", "successfully giving the final answer.", (0.0, 0.0, solved)
 
     def _gold_progress(self, task: Task) -> tuple[float, float]:
         if self._progress_hook is None:
@@ -534,7 +535,8 @@ class ToolUseEnv(gym.Env[str, Any]):
 
 
 _DEFAULT_INFOS = EnvInfos()
-_NO_CREDIT = RewardComponents(0.0, 0.0)  # SC = Con = 0 (an immutable tuple: one shared value, not one per step)
+# Credits are plain tuples (`step` builds the step's one RewardComponents); this one for every call that earns nothing.
+_NO_CREDIT: _Credit = (0.0, 0.0, None)
 
 
 @functools.lru_cache(maxsize=4096)
