@@ -297,11 +297,14 @@ class ToolUseEnv(gym.Env[str, Any]):
         super().reset(seed=seed)
         index = self._choose_task(options or {})
         task = self.suite.tasks[index]
-        self._state = EpisodeState(task_index=index, judge_state=self.suite.judge.start(task))
-        self._state.progress = self._gold_progress(task)
+        self._state = state = EpisodeState(task_index=index, judge_state=self.suite.judge.start(task))
+        state.progress = self._gold_progress(task)
         prepared = self._prepared.get(index) or self._prepare(index)
         info: dict[str, Any] = {"task_id": task.task_id}
-        self._add_optional_info(info)
+        if self.infos is _DEFAULT_INFOS:  # as in `step`: the state key alone, without a call for it
+            info["state_key"] = self.suite.state_key(task, state.judge_state)
+        else:
+            self._add_optional_info(info)
         if self.render_mode == "human":
             self.render()
         return prepared.observation, info
@@ -353,7 +356,7 @@ class ToolUseEnv(gym.Env[str, Any]):
         reward = self.reward_config(components)
         observation = self._render_response(error, response)
         record = StepRecord(call, "" if call is not None else _raw_text(action), observation, status, reward,
-                            components, info.get("gold_call"), *progress)
+                            components, info.get("gold_call"), matched, total)
         state.history.append(record)
         state.done = done
         info["status"] = int(status)

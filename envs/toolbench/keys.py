@@ -18,13 +18,7 @@ CallKey = tuple[str, tuple[tuple[str, Any], ...]]
 
 def norm_value(value: Any) -> Any:
     """A hashable canonical form of one argument value."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else round(value, 6)
-    if isinstance(value, str):
+    if isinstance(value, str):  # first: most arguments are text (and no str is a bool, int or float)
         text = " ".join(value.lower().split())
         if text[:1].isdigit() or text[:1] == "-":
             try:
@@ -32,6 +26,12 @@ def norm_value(value: Any) -> Any:
             except ValueError:
                 return text
         return text
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else round(value, 6)
     return repr(value)
 
 
