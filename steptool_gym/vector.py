@@ -7,9 +7,10 @@ tool-use info has ~10 keys: ``status``, ``reward_components``, ``progress``, ``s
 same info dict once per step: the same keys in the same order, the same dtypes, values and ``_key`` masks
 (`batch_infos`; any info it cannot match exactly goes through `_add_info` unchanged). What `_add_info` decides
 per key and sub-env (dtype, mask, nesting) is decided once per info signature (which sub-envs gave which keys
-with values of which types; a step's infos take a handful of shapes) and cached, so a step pays one array copy
-and one mask copy per key. It is a `SyncVectorEnv` subclass with the same constructor, so ``isinstance`` checks
-and every other method behave as before.
+with values of which types, plain nested dicts included; a step's infos take a handful of shapes) and compiled to
+straight-line code, so a step pays one array copy and one mask copy per key and little else. It is a
+`SyncVectorEnv` subclass with the same constructor, so ``isinstance`` checks and every other method behave as
+before.
 
 ``gym.make_vec(ID, num_envs=N)`` returns it for every StepTool ID (their ``vector_entry_point``);
 ``vectorization_mode="sync"`` still gives Gymnasium's own `SyncVectorEnv`, ``"async"`` its `AsyncVectorEnv`.
