@@ -57,7 +57,7 @@ class ToolSyncVectorEnv(SyncVectorEnv):
         else:
             self._observations = concatenate(self.single_observation_space, env_obs, self._observations)
         self._autoreset_envs = np.logical_or(terminations, truncations)
-        batched = batch_infos(infos, self.num_envs)
+        batched = _batch(self._index, infos, self.num_envs)  # `batch_infos` without re-making its arguments
         if batched is None:  # an info shape only Gymnasium's own batching reproduces exactly
             batched = {}
             for i, info in enumerate(infos):
@@ -68,6 +68,10 @@ class ToolSyncVectorEnv(SyncVectorEnv):
             observations = deepcopy(observations)
         # `ndarray.copy` is `np.copy` of a 1-D array without the array-function dispatch.
         return observations, rewards.copy(), terminations.copy(), truncations.copy(), batched
+
+    @cached_property
+    def _index(self) -> tuple[int, ...]:
+        return tuple(range(self.num_envs))
 
     @cached_property
     def _text_obs(self) -> bool:
