@@ -31,6 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+try:
+    import orjson
+except ImportError:  # part of the 'bfcl' extra: `_bfcl` names it when an env is made
+    orjson = None
+
 from steptool_gym.actions import FINISH, ToolCall
 from steptool_gym.backends import CallContext, CallResult
 from steptool_gym.catalog import API, Catalog, FunctionAPI
@@ -66,6 +71,8 @@ _TYPE_MAP = {"dict": "object", "float": "number", "tuple": "array", "any": None}
 @functools.cache
 def _bfcl() -> Any:
     """The ``bfcl_eval`` package (or a `MissingExtraError` naming what to install)."""
+    if orjson is None:
+        raise MissingExtraError(ENV_ID, "bfcl", "orjson")
     try:
         return importlib.import_module("bfcl_eval")
     except ImportError:
@@ -297,7 +304,7 @@ class BFCLEpisode:
     checks: list[dict[str, Any]] = field(default_factory=list)
     finished: bool = False
     # The digest of each simulator's canonical JSON, for `state_key`; dropped when a call reaches it.
-    digests: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    digests: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
     matched_before: int = 0  # gold calls matched in ended turns (Φ of reward_mode="progress")
 
     @property
@@ -427,7 +434,7 @@ class BFCLSuite:
         self.backend = BFCLBackend()
         self.judge = BFCLJudge(self)
         self._gold_traces: dict[str, tuple[_TurnGold, ...]] = {}
-        self._initial_digests: dict[str, dict[str, str]] = {}
+        self._initial_digests: dict[str, dict[str, bytes]] = {}
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         return load_bfcl, (self.category,)
@@ -517,7 +524,7 @@ class BFCLSuite:
             instances[name] = instance
         return instances
 
-    def initial_digests(self, task: Task) -> Mapping[str, str]:
+    def initial_digests(self, task: Task) -> Mapping[str, bytes]:
         """`state_key`'s digest of each simulator as `fresh_instances` builds it (once per task)."""
         digests = self._initial_digests.get(task.task_id)
         if digests is None:
@@ -583,32 +590,54 @@ class BFCLSuite:
     def state_key(self, task: Task, state: BFCLEpisode) -> str:
         """Hash of the task, turn progress, the simulators' public state and the file system's directory.
 
-        The hashed text is ``json.dumps({"called", "cwd", "failed", "matched", "task", "turn"})`` followed by
-        ``|<simulator>=<digest>`` per simulator in name order, the digest being the 16-byte BLAKE2b of the
-        simulator's canonical JSON (`_state_json`). Digests are cached in the episode until a call reaches that
-        simulator, so a step re-dumps and re-hashes at most the one simulator it called, never the whole world."""
+        The hashed bytes are orjson's ``[task, turn, matched, called, failed]`` followed by each simulator's
+        digest in name order (`_state_digest`: 16 bytes of BLAKE2b over its public state and, for the file system,
+        its current directory). Digests are cached in the episode until a call reaches that simulator, so a step
+        re-dumps and re-hashes at most the one simulator it called, never the whole world."""
         digests = state.digests
         instances = state.instances
-        cwd = [_path(inst) for inst in instances.values() if hasattr(inst, "_current_dir")]
-        # Keys in sorted order: the text `sort_keys=True` gives, without sorting.
-        parts = [_HEADER_JSON({"called": state.turn_calls > 0, "cwd": cwd, "failed": not state.solved,
-                               "matched": state.matched, "task": task.task_id, "turn": state.turn})]
+        parts = [orjson.dumps((task.task_id, state.turn, state.matched, state.turn_calls > 0, not state.solved))]
         for name in sorted(instances):
             digest = digests.get(name)
             if digest is None:
                 digest = digests[name] = _state_digest(instances[name])
-            parts.append(f"{name}={digest}")
-        return hashlib.blake2b("|".join(parts).encode(), digest_size=16).hexdigest()
+            parts.append(digest)
+        return hashlib.blake2b(b"".join(parts), digest_size=16).hexdigest()
 
 
-def _state_digest(instance: Any) -> str:
-    return hashlib.blake2b(_state_json(instance).encode(), digest_size=16).hexdigest()
+def _state_digest(instance: Any) -> bytes:
+    """BLAKE2b (16 bytes) of a simulator's public state (`_state_bytes`) and, for the file system, its current
+    directory, which is private state that later calls depend on (NUL never occurs in JSON text)."""
+    digest = hashlib.blake2b(_state_bytes(instance), digest_size=16)
+    if hasattr(instance, "_current_dir"):
+        digest.update(b"\0" + _path(instance).encode("utf-8", "surrogatepass"))
+    return digest.digest()
+
+
+# orjson (Rust, no Python per value) sorts dicts with keys of mixed types, as TradingBot's ``orders`` (order ids
+# and "order_type"), where json's encoder raises and the state took the slow `_canonical` path; its non-str keys
+# become text as json's (and `_canonical`'s) do. Dataclasses and datetimes go through `_public`, as in json.
+_ORJSON_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+                   | orjson.OPT_PASSTHROUGH_DATETIME) if orjson is not None else 0
+
+
+def _state_bytes(instance: Any) -> bytes:
+    """What a simulator's digest hashes: ``b"o"`` + orjson's sorted text of its public state, or ``b"j"`` +
+    `_state_json` when orjson cannot encode it (an integer past 64 bits, a cycle, odd keys) or wrote a ``null``:
+    orjson writes NaN and ±inf as null too, and json's text tells them apart. The tags keep the two forms apart."""
+    try:
+        data = orjson.dumps(instance, default=_public, option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError
+        data = b"null"
+    if b"null" in data:
+        return b"j" + _state_json(instance).encode()
+    return b"o" + data
 
 
 def _state_json(instance: Any) -> str:
-    """A simulator's public state as `state_key` hashes it: ``json.dumps(instance, sort_keys=True)`` with objects
-    as their public attributes (`_public`), in json's C encoder. A state it cannot encode (a cycle, keys of mixed
-    types that cannot be sorted, nesting past the recursion limit) is ``json.dumps(_canonical(instance))``."""
+    """A simulator's public state as json text: ``json.dumps(instance, sort_keys=True)`` with objects as their
+    public attributes (`_public`), in json's C encoder. A state it cannot encode (a cycle, keys of mixed types
+    that cannot be sorted, nesting past the recursion limit) is ``json.dumps(_canonical(instance))``."""
     try:
         return _STATE_JSON(instance)
     except (ValueError, TypeError, RecursionError):
@@ -616,7 +645,7 @@ def _state_json(instance: Any) -> str:
 
 
 def _public(value: Any) -> Any:
-    """What `_state_json` encodes for a value json cannot: `_canonical`'s form, one level deep."""
+    """What `_state_bytes` encodes for a value json or orjson cannot: `_canonical`'s form, one level deep."""
     if isinstance(value, set | frozenset):
         return sorted(repr(v) for v in value)
     if isinstance(value, Mapping):
@@ -630,7 +659,7 @@ def _public(value: Any) -> Any:
 def _encoder(encoder: json.JSONEncoder) -> Callable[[Any], str]:
     """`encoder.encode` without its per-call set-up (a new C encoder each call): the same C encoder built once.
     It keeps no cycle markers, so a cycle ends in RecursionError instead of ValueError (`_state_json` catches
-    both; the header never has one)."""
+    both)."""
     make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
     if make is None:
         return encoder.encode
@@ -640,7 +669,6 @@ def _encoder(encoder: json.JSONEncoder) -> Callable[[Any], str]:
 
 
 _STATE_JSON = _encoder(json.JSONEncoder(sort_keys=True, default=_public))
-_HEADER_JSON = _encoder(json.JSONEncoder())  # `json.dumps(value)`'s text
 
 
 def _path(file_system: Any) -> str:
