@@ -174,6 +174,44 @@ def test_bfcl_state_key_agrees_with_a_full_reference_dump(category: str) -> None
     assert len(key_of) >= 1000 and seen - len(key_of) >= 300 and mixed >= 100, (len(key_of), seen, mixed)
 
 
+def test_bfcl_read_only_methods_leave_the_state_as_it_was() -> None:
+    """Every method in `READ_ONLY` (whose calls keep the cached digest) leaves the reference dump and the current
+    directory unchanged, called with real argument values (and none) on real states of random rollouts; the same
+    check catches a writing method."""
+    _make_or_skip("StepTool-BFCL-MultiTurn-v0")
+    import random
+
+    from steptool_envs.bfcl.suite import READ_ONLY, _path, run_simulator
+
+    def dump(inst) -> tuple[str, str]:
+        return _reference_state_json(inst), _path(inst) if hasattr(inst, "_current_dir") else ""
+
+    rng = random.Random(5)
+    pool: dict[str, list] = {}
+    checked = caught = 0
+    for category in ("base", "long_context"):
+        for env, _ in _bfcl_random_rollouts(category, range(0, 200, 20), seed=23):
+            if not pool:
+                for task in env.suite.tasks:
+                    for call in (c for turn in task.gold.turns for c in turn):
+                        pool.setdefault(call.name, []).append(dict(call.arguments))
+            for cls, inst in env.judge_state.instances.items():
+                assert READ_ONLY[cls] <= set(env.suite.functions[cls])
+                before = dump(inst)
+                for name in sorted(READ_ONLY[cls]):
+                    for arguments in [{}, *rng.sample(pool.get(name, []), min(2, len(pool.get(name, []))))]:
+                        try:
+                            run_simulator(getattr(inst, name), arguments)
+                        except Exception:  # noqa: BLE001 - a failing call must not change the state either
+                            pass
+                        assert dump(inst) == before, (cls, name, arguments)
+                        checked += 1
+                if cls == "GorillaFileSystem" and caught < 3:  # a writing call changes the dump
+                    run_simulator(inst.touch, {"file_name": f"new{checked}.txt"})
+                    caught += dump(inst) != before
+    assert checked >= 10_000 and caught == 3, (checked, caught)
+
+
 def _canonical_reference(value):  # BFCL's `_canonical` before its exact-type fast paths (general branches only)
     from collections.abc import Mapping
 

@@ -50,6 +50,7 @@ __all__ = [
     "BFCLGold",
     "BFCLJudge",
     "BFCLSuite",
+    "READ_ONLY",
     "GoldCall",
     "bfcl_result_text",
     "bounds_problem",
@@ -64,6 +65,33 @@ ENV_ID = "StepTool-BFCL-MultiTurn-v0"
 # access or heavy dependencies and are not used by these categories).
 CLASSES = ("GorillaFileSystem", "MathAPI", "MessageAPI", "TwitterAPI", "TicketAPI", "TradingBot", "TravelAPI",
            "VehicleControlAPI")
+# Methods that leave their simulator's public state and the file system's current directory as they were, so a
+# call to one keeps the simulator's cached `state_key` digest. Read from bfcl-eval's source (they write only to
+# locals and shallow copies) and checked by tests/test_speed.py on real states; methods that touch private state
+# (``_random``, ``_flight_cost_lookup``) are left out.
+READ_ONLY: Mapping[str, frozenset[str]] = {
+    "GorillaFileSystem": frozenset({"cat", "diff", "du", "find", "grep", "ls", "pwd", "sort", "tail", "wc"}),
+    "MathAPI": frozenset({"absolute_value", "add", "divide", "imperial_si_conversion", "logarithm", "max_value",
+                          "mean", "min_value", "multiply", "percentage", "power", "round_number",
+                          "si_unit_conversion", "square_root", "standard_deviation", "subtract", "sum_values"}),
+    "MessageAPI": frozenset({"get_message_stats", "get_user_id", "list_users", "message_get_login_status",
+                             "search_messages", "view_messages_sent"}),
+    "TwitterAPI": frozenset({"get_tweet", "get_tweet_comments", "get_user_stats", "get_user_tweets",
+                             "list_all_following", "posting_get_login_status", "search_tweets"}),
+    "TicketAPI": frozenset({"get_ticket", "get_user_tickets", "ticket_get_login_status"}),
+    "TradingBot": frozenset({"filter_stocks_by_price", "get_account_info", "get_available_stocks",
+                             "get_current_time", "get_order_details", "get_order_history", "get_stock_info",
+                             "get_symbol_by_name", "get_transaction_history", "get_watchlist", "notify_price_change",
+                             "trading_get_login_status"}),
+    "TravelAPI": frozenset({"compute_exchange_rate", "contact_customer_support", "get_all_credit_cards",
+                            "get_booking_history", "get_budget_fiscal_year", "get_credit_card_balance",
+                            "get_nearest_airport_by_city", "list_all_airports", "retrieve_invoice",
+                            "travel_get_login_status", "verify_traveler_information"}),
+    "VehicleControlAPI": frozenset({"check_tire_pressure", "displayCarStatus", "display_log", "estimate_distance",
+                                    "estimate_drive_feasibility_by_mileage", "find_nearest_tire_shop",
+                                    "gallon_to_liter", "get_outside_temperature_from_weather_com",
+                                    "get_zipcode_based_on_city", "liter_to_gallon"}),
+}
 _CALL_CHARS_MAX = 20_000  # a ground-truth call string longer than this is malformed data
 _TYPE_MAP = {"dict": "object", "float": "number", "tuple": "array", "any": None}
 
@@ -324,7 +352,8 @@ class BFCLBackend:
             return None
         instance = episode.instances[api.tool_name]  # a task offers only its involved classes' functions
         episode.turn_calls += 1
-        episode.digests.pop(api.tool_name, None)  # this simulator may change now (even when the call fails)
+        if api.api_name not in READ_ONLY[api.tool_name]:  # this simulator may change now (even if the call fails)
+            episode.digests.pop(api.tool_name, None)
         try:
             # Simulators keep references to argument lists (e.g. a tweet's tags); a copy keeps the caller's
             # objects out of the world, as BFCL's eval of a call string does.
