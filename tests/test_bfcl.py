@@ -169,6 +169,30 @@ def test_pickle_snapshot_and_state_key():
     assert env.state_key() not in (key, clone.state_key())
 
 
+def test_snapshots_share_simulators_until_a_write():
+    """Snapshot/restore copy no simulator; the first writing call on either side copies it first, so branches
+    from one snapshot never see each other's writes (public and private state, the cached keys too)."""
+    env = gym.make(ENV_ID).unwrapped
+    env.reset(options={"task_id": BASE_0})
+    env.step(env.oracle_action())  # cd document
+    snap, key = env.snapshot(), env.state_key()
+    frozen = pickle.dumps(snap["state"].judge_state.instances)
+    assert snap["state"].judge_state.instances["GorillaFileSystem"] is env.judge_state.instances["GorillaFileSystem"]
+    env.step(ToolCall("ls", {}))  # read-only: still shared
+    assert snap["state"].judge_state.instances["GorillaFileSystem"] is env.judge_state.instances["GorillaFileSystem"]
+    branches = []
+    for folder in ("one", "two"):
+        env.restore(snap)
+        assert env.state_key() == key
+        env.step(ToolCall("mkdir", {"dir_name": folder}))
+        env.step(ToolCall("cd", {"folder": folder}))
+        branches.append((env.state_key(), env.step(ToolCall("pwd", {}))[0], env.step(ToolCall("ls", {}))[0]))
+        assert pickle.dumps(snap["state"].judge_state.instances) == frozen
+    assert branches[0][0] != branches[1][0] and "one" in branches[0][1] and "one" not in branches[1][2]
+    env.restore(snap)
+    assert env.state_key() == key and "one" not in env.step(ToolCall("ls", {}))[0]
+
+
 def test_self_referencing_state_keeps_a_state_key():
     """``mkdir ''`` then ``cp '' ''`` puts a directory inside its own contents (the "cycle" adversary found it):
     every later step still returns a state key, which the self-reference changes, and pickling still works."""

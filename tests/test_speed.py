@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 
 import gymnasium as gym
 import numpy as np
@@ -175,16 +176,16 @@ def test_bfcl_state_key_agrees_with_a_full_reference_dump(category: str) -> None
 
 
 def test_bfcl_read_only_methods_leave_the_state_as_it_was() -> None:
-    """Every method in `READ_ONLY` (whose calls keep the cached digest) leaves the reference dump and the current
-    directory unchanged, called with real argument values (and none) on real states of random rollouts; the same
-    check catches a writing method."""
+    """Every method in `READ_ONLY` (whose calls keep the cached digest and run on a simulator a snapshot may share)
+    leaves the reference dump, the current directory and the pickled instance unchanged, called with real argument
+    values (and none) on real states of random rollouts; the same check catches a writing method."""
     _make_or_skip("StepTool-BFCL-MultiTurn-v0")
     import random
 
     from steptool_envs.bfcl.suite import READ_ONLY, _path, run_simulator
 
-    def dump(inst) -> tuple[str, str]:
-        return _reference_state_json(inst), _path(inst) if hasattr(inst, "_current_dir") else ""
+    def dump(inst) -> tuple[str, str, bytes]:  # private state too: snapshots share simulators until a write
+        return _reference_state_json(inst), _path(inst) if hasattr(inst, "_current_dir") else "", pickle.dumps(inst)
 
     rng = random.Random(5)
     pool: dict[str, list] = {}

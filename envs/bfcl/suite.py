@@ -27,7 +27,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -334,10 +334,31 @@ class BFCLEpisode:
     # The digest of each simulator's canonical JSON, for `state_key`; dropped when a call reaches it.
     digests: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
     matched_before: int = 0  # gold calls matched in ended turns (Φ of reward_mode="progress")
+    # Simulators this episode may share with a deep copy of it (a snapshot): `own` copies one before a call
+    # that may write to it, so snapshot/restore copy no simulator up front (copy on write).
+    shared: set[str] = field(default_factory=set, repr=False, compare=False)
 
     @property
     def solved(self) -> bool:
         return all(c["valid"] for c in self.checks)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BFCLEpisode:
+        """A copy of everything but the simulators, which both sides share until one writes (`own`)."""
+        self.shared = set(self.instances)
+        copied = copy.copy(self)
+        memo[id(self)] = copied
+        for f in fields(self):
+            if f.name != "instances":
+                setattr(copied, f.name, copy.deepcopy(getattr(self, f.name), memo))
+        copied.instances = dict(self.instances)
+        return copied
+
+    def own(self, name: str) -> Any:
+        """The simulator `name`, first copied if a copy of this episode may share it."""
+        if name in self.shared:
+            self.instances[name] = copy.deepcopy(self.instances[name])
+            self.shared.discard(name)
+        return self.instances[name]
 
 
 # ------------------------------------------------------------------ backend and judge
@@ -350,10 +371,13 @@ class BFCLBackend:
         episode = context.episode
         if not isinstance(episode, BFCLEpisode):
             return None
-        instance = episode.instances[api.tool_name]  # a task offers only its involved classes' functions
         episode.turn_calls += 1
-        if api.api_name not in READ_ONLY[api.tool_name]:  # this simulator may change now (even if the call fails)
-            episode.digests.pop(api.tool_name, None)
+        name = api.tool_name  # a task offers only its involved classes' functions
+        if api.api_name in READ_ONLY[name]:
+            instance = episode.instances[name]
+        else:  # this simulator may change now (even if the call fails)
+            instance = episode.own(name)
+            episode.digests.pop(name, None)
         try:
             # Simulators keep references to argument lists (e.g. a tweet's tags); a copy keeps the caller's
             # objects out of the world, as BFCL's eval of a call string does.
