@@ -243,14 +243,15 @@ def test_suite_is_cached_and_pickles_by_reference():
         BFCLMultiTurnEnv("composite")
 
 
-def test_missing_package_names_the_extra():
-    code = ("import sys; sys.modules['bfcl_eval'] = None\n"
+@pytest.mark.parametrize(("module", "named"), [("bfcl_eval", "--no-deps bfcl-eval"), ("orjson", "(orjson is not")])
+def test_missing_package_names_the_extra(module, named):
+    code = (f"import sys; sys.modules[{module!r}] = None\n"
             "import gymnasium as gym, steptool_gym\n"
             "from steptool_gym.errors import MissingExtraError\n"
             "try:\n    gym.make('StepTool-BFCL-MultiTurn-v0')\n"
             "except MissingExtraError as exc:\n    print(exc)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
-    assert "pip install 'steptool-gym[bfcl]'" in out and "--no-deps bfcl-eval" in out
+    assert "pip install 'steptool-gym[bfcl]'" in out and named in out
 
 
 @pytest.mark.parametrize(("raw", "problem"), [
