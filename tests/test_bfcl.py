@@ -13,7 +13,7 @@ pytest.importorskip("bfcl_eval", reason="bfcl-eval is not installed (pip install
 
 import steptool_gym  # noqa: F401 - registers the envs
 from steptool_envs.bfcl import CATEGORIES, BFCLMultiTurnEnv, load_bfcl
-from steptool_envs.bfcl.suite import parse_call
+from steptool_envs.bfcl.suite import parse_call, run_simulator
 from steptool_gym import Status, ToolCall
 from steptool_gym.errors import DataError
 
@@ -169,6 +169,30 @@ def test_pickle_snapshot_and_state_key():
     assert env.state_key() not in (key, clone.state_key())
 
 
+def test_snapshots_share_simulators_until_a_write():
+    """Snapshot/restore copy no simulator; the first writing call on either side copies it first, so branches
+    from one snapshot never see each other's writes (public and private state, the cached keys too)."""
+    env = gym.make(ENV_ID).unwrapped
+    env.reset(options={"task_id": BASE_0})
+    env.step(env.oracle_action())  # cd document
+    snap, key = env.snapshot(), env.state_key()
+    frozen = pickle.dumps(snap["state"].judge_state.instances)
+    assert snap["state"].judge_state.instances["GorillaFileSystem"] is env.judge_state.instances["GorillaFileSystem"]
+    env.step(ToolCall("ls", {}))  # read-only: still shared
+    assert snap["state"].judge_state.instances["GorillaFileSystem"] is env.judge_state.instances["GorillaFileSystem"]
+    branches = []
+    for folder in ("one", "two"):
+        env.restore(snap)
+        assert env.state_key() == key
+        env.step(ToolCall("mkdir", {"dir_name": folder}))
+        env.step(ToolCall("cd", {"folder": folder}))
+        branches.append((env.state_key(), env.step(ToolCall("pwd", {}))[0], env.step(ToolCall("ls", {}))[0]))
+        assert pickle.dumps(snap["state"].judge_state.instances) == frozen
+    assert branches[0][0] != branches[1][0] and "one" in branches[0][1] and "one" not in branches[1][2]
+    env.restore(snap)
+    assert env.state_key() == key and "one" not in env.step(ToolCall("ls", {}))[0]
+
+
 def test_self_referencing_state_keeps_a_state_key():
     """``mkdir ''`` then ``cp '' ''`` puts a directory inside its own contents (the "cycle" adversary found it):
     every later step still returns a state key, which the self-reference changes, and pickling still works."""
@@ -219,14 +243,15 @@ def test_suite_is_cached_and_pickles_by_reference():
         BFCLMultiTurnEnv("composite")
 
 
-def test_missing_package_names_the_extra():
-    code = ("import sys; sys.modules['bfcl_eval'] = None\n"
+@pytest.mark.parametrize(("module", "named"), [("bfcl_eval", "--no-deps bfcl-eval"), ("orjson", "(orjson is not")])
+def test_missing_package_names_the_extra(module, named):
+    code = (f"import sys; sys.modules[{module!r}] = None\n"
             "import gymnasium as gym, steptool_gym\n"
             "from steptool_gym.errors import MissingExtraError\n"
             "try:\n    gym.make('StepTool-BFCL-MultiTurn-v0')\n"
             "except MissingExtraError as exc:\n    print(exc)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
-    assert "pip install 'steptool-gym[bfcl]'" in out and "--no-deps bfcl-eval" in out
+    assert "pip install 'steptool-gym[bfcl]'" in out and named in out
 
 
 @pytest.mark.parametrize(("raw", "problem"), [
@@ -243,3 +268,17 @@ def test_jsonl_loader_names_file_line_and_problem(tmp_path, raw, problem):
     path.write_bytes(raw)
     with pytest.raises(DataError, match=rf"BFCL_v4_multi_turn_base.json {problem}"):
         _read_jsonl(path, ("id", "question"))
+
+
+def test_a_simulators_list_defaults_do_not_leak_between_instances() -> None:
+    # TwitterAPI.post_tweet(mentions=[]) stores the default list in the tweet; mention() extends it in place.
+    posting = pytest.importorskip("bfcl_eval.eval_checker.multi_turn_eval.func_source_code.posting_api")
+    default = posting.TwitterAPI.post_tweet.__defaults__
+    for _ in range(2):
+        api = posting.TwitterAPI()
+        api._load_scenario({"username": "u", "password": "p", "authenticated": True, "tweets": {},
+                            "comments": {}, "retweets": {}, "following_list": [], "tweet_counter": 0})
+        tweet, _ = run_simulator(api.post_tweet, {"content": "hi"})
+        assert tweet["mentions"] == []
+        run_simulator(api.mention, {"tweet_id": tweet["id"], "mentioned_usernames": ["x"]})
+    assert posting.TwitterAPI.post_tweet.__defaults__ == default == ([], [])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 
 import gymnasium as gym
 import numpy as np
@@ -102,33 +103,114 @@ def test_stabletoolbench_lcs_is_exact_on_the_shared_records() -> None:
     assert lcs_length("é😀x", "xé😀") == lcs_length_py("é😀x", "xé😀") == 2
 
 
-def test_bfcl_state_key_equals_a_full_dump() -> None:
-    _make_or_skip("StepTool-BFCL-MultiTurn-v0")
+def _bfcl_reference_key(task, state) -> str:  # every simulator dumped afresh in the reference form
     from steptool_envs.bfcl.suite import _path
 
-    def digest(text: str) -> str:
-        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    cwd = [_path(inst) for inst in state.instances.values() if hasattr(inst, "_current_dir")]
+    head = {"task": task.task_id, "turn": state.turn, "matched": state.matched, "called": state.turn_calls > 0,
+            "failed": not state.solved, "cwd": cwd}
+    world = [f"{name}={_reference_state_json(inst)}" for name, inst in sorted(state.instances.items())]
+    return "|".join([json.dumps(head, sort_keys=True), *world])
 
-    def full_dump_key(task, state) -> str:  # every simulator dumped afresh
-        cwd = [_path(inst) for inst in state.instances.values() if hasattr(inst, "_current_dir")]
-        head = {"task": task.task_id, "turn": state.turn, "matched": state.matched, "called": state.turn_calls > 0,
-                "failed": not state.solved, "cwd": cwd}
-        world = [f"{name}={digest(_reference_state_json(inst))}" for name, inst in sorted(state.instances.items())]
-        return digest("|".join([json.dumps(head, sort_keys=True), *world]))
 
-    env = gym.make("StepTool-BFCL-MultiTurn-v0").unwrapped
-    for index in (0, 3, 57):
-        for _ in range(2):  # the second episode starts from the cached initial digests
+def _bfcl_random_rollouts(category: str, tasks: range, seed: int):
+    """(env, info) after every reset and step of random rollouts: each action a ground-truth call of any task
+    that the entry offers (real argument values, in any order and turn) or a Finish; some steps snapshot the env
+    and later restore it, so states recur by different paths."""
+    import random
+
+    env = gym.make("StepTool-BFCL-MultiTurn-v0", category=category).unwrapped
+    pool: dict[str, list] = {}
+    for task in env.suite.tasks:
+        for call in (c for turn in task.gold.turns for c in turn):
+            pool.setdefault(call.name, []).append(call)
+    finish = ToolCall("Finish", {"return_type": "give_answer", "final_answer": "Done."})
+    rng = random.Random(seed)
+    for index in tasks:
+        for _ in range(2):
             _, info = env.reset(options={"task_index": index})
-            assert info["state_key"] == full_dump_key(env.task, env.judge_state)
-            done = False
-            while not done:
-                _, _, terminated, truncated, info = env.step(env.oracle_action())
-                assert info["state_key"] == full_dump_key(env.task, env.judge_state)
-                done = terminated or truncated
-        snap = env.snapshot()
-        env.restore(snap)
-        assert env.state_key() == full_dump_key(env.task, env.judge_state)
+            yield env, info
+            names = [n for n in (*env.task.api_names, *env.suite.extra_apis(env.task)) if n in pool]
+            snap = None
+            for _ in range(rng.randint(4, 24)):
+                if rng.random() < 0.15:
+                    action = finish
+                else:
+                    gold = rng.choice(pool[rng.choice(names)])
+                    action = ToolCall(gold.name, dict(gold.arguments))
+                _, _, terminated, truncated, info = env.step(action)
+                yield env, info
+                if terminated or truncated:
+                    break
+                if snap is None and rng.random() < 0.2:
+                    snap = env.snapshot()
+            if snap is not None:
+                env.restore(snap)
+                yield env, {"state_key": env.state_key()}
+
+
+@pytest.mark.parametrize("category", ["base", "long_context"])
+def test_bfcl_state_key_agrees_with_a_full_reference_dump(category: str) -> None:
+    """Equal states give equal keys and different states different keys, exactly where BFCL's reference canonical
+    form (`_reference_state_json`, no cache, no orjson) says so: on random rollouts over real entries, after
+    snapshot/restore too. And a key with its per-simulator digests cached equals one computed from scratch."""
+    _make_or_skip("StepTool-BFCL-MultiTurn-v0")
+    from steptool_envs.bfcl.suite import BFCLEpisode
+
+    key_of: dict[str, str] = {}
+    reference_of: dict[str, str] = {}
+    seen = mixed = 0
+    for env, info in _bfcl_random_rollouts(category, range(0, 200, 2), seed=17):
+        state = env.judge_state
+        fresh = BFCLEpisode(state.instances, state.turn, state.turn_calls, state.results, state.matched,
+                            state.checks, state.finished)  # no cached digests
+        assert info["state_key"] == env.suite.state_key(env.task, fresh) == env.state_key()
+        reference = hashlib.blake2b(_bfcl_reference_key(env.task, state).encode(), digest_size=16).hexdigest()
+        assert key_of.setdefault(reference, info["state_key"]) == info["state_key"], "equal states, different keys"
+        assert reference_of.setdefault(info["state_key"], reference) == reference, "different states, equal key"
+        seen += 1
+        trading = state.instances.get("TradingBot")
+        mixed += trading is not None and len({type(k) for k in trading.orders}) > 1  # json cannot sort its keys
+    # Many states, many met more than once, many with TradingBot's mixed-type keys.
+    assert len(key_of) >= 1000 and seen - len(key_of) >= 300 and mixed >= 100, (len(key_of), seen, mixed)
+
+
+def test_bfcl_read_only_methods_leave_the_state_as_it_was() -> None:
+    """Every method in `READ_ONLY` (whose calls keep the cached digest and run on a simulator a snapshot may share)
+    leaves the reference dump, the current directory and the pickled instance unchanged, called with real argument
+    values (and none) on real states of random rollouts; the same check catches a writing method."""
+    _make_or_skip("StepTool-BFCL-MultiTurn-v0")
+    import random
+
+    from steptool_envs.bfcl.suite import READ_ONLY, _path, run_simulator
+
+    def dump(inst) -> tuple[str, str, bytes]:  # private state too: snapshots share simulators until a write
+        return _reference_state_json(inst), _path(inst) if hasattr(inst, "_current_dir") else "", pickle.dumps(inst)
+
+    rng = random.Random(5)
+    pool: dict[str, list] = {}
+    checked = caught = 0
+    for category in ("base", "long_context"):
+        for env, _ in _bfcl_random_rollouts(category, range(0, 200, 20), seed=23):
+            if not pool:
+                for task in env.suite.tasks:
+                    for call in (c for turn in task.gold.turns for c in turn):
+                        pool.setdefault(call.name, []).append(dict(call.arguments))
+            for cls, inst in env.judge_state.instances.items():
+                assert READ_ONLY[cls] <= set(env.suite.functions[cls])
+                before = dump(inst)
+                for name in sorted(READ_ONLY[cls]):
+                    for arguments in [{}, *rng.sample(pool.get(name, []), min(2, len(pool.get(name, []))))]:
+                        try:
+                            run_simulator(getattr(inst, name), arguments)
+                        except Exception:  # noqa: BLE001 - a failing call must not change the state either
+                            pass
+                        assert dump(inst) == before, (cls, name, arguments)
+                        checked += 1
+                if cls == "GorillaFileSystem" and caught < 3:  # a writing call changes the dump
+                    run_simulator(inst.touch, {"file_name": f"new{checked}.txt"})
+                    caught += dump(inst) != before
+    assert checked >= 10_000 and caught == 3, (checked, caught)
 
 
 def _canonical_reference(value):  # BFCL's `_canonical` before its exact-type fast paths (general branches only)
@@ -169,7 +251,7 @@ def _reference_state_json(value) -> str:  # BFCL's `_state_json` as its docstrin
 
 def test_bfcl_canonical_fast_paths_match_the_general_form() -> None:
     _make_or_skip("StepTool-BFCL-MultiTurn-v0")
-    from steptool_envs.bfcl.suite import _canonical, _state_json
+    from steptool_envs.bfcl.suite import _canonical, _state_bytes, _state_json
 
     class Obj:
         def __init__(self) -> None:
@@ -186,6 +268,12 @@ def test_bfcl_canonical_fast_paths_match_the_general_form() -> None:
     leaf.a = {"k": 1}
     plain = {"z": leaf, "s": {"b", "a"}, "n": {2: "two", 10: "ten"}, "t": (1, "x")}
     assert _state_json(plain) == json.dumps(plain, sort_keys=True, default=_reference_public)
+    # The digest's bytes: orjson's text for keys json cannot sort; json's where orjson would write NaN as null.
+    assert _state_bytes({12345: {"n": 1}, "order_type": "Buy"}) == b'o{"12345":{"n":1},"order_type":"Buy"}'
+    assert _state_bytes(odd) == b"j" + _state_json(odd).encode()  # its None takes json's path
+    nan, inf, none = (_state_bytes({"x": v}) for v in (float("nan"), float("inf"), None))
+    assert len({nan, inf, none}) == 3 and none == b'j{"x": null}'
+    assert _state_bytes(loop) == b"j" + _state_json(loop).encode() and _state_bytes({"x": 2**70}).startswith(b"j")
     env = gym.make("StepTool-BFCL-MultiTurn-v0").unwrapped
     for index in range(0, 60, 6):
         env.reset(options={"task_index": index})

@@ -27,9 +27,14 @@ import json
 import math
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+try:
+    import orjson
+except ImportError:  # part of the 'bfcl' extra: `_bfcl` names it when an env is made
+    orjson = None
 
 from steptool_gym.actions import FINISH, ToolCall
 from steptool_gym.backends import CallContext, CallResult
@@ -45,6 +50,7 @@ __all__ = [
     "BFCLGold",
     "BFCLJudge",
     "BFCLSuite",
+    "READ_ONLY",
     "GoldCall",
     "bfcl_result_text",
     "bounds_problem",
@@ -59,6 +65,33 @@ ENV_ID = "StepTool-BFCL-MultiTurn-v0"
 # access or heavy dependencies and are not used by these categories).
 CLASSES = ("GorillaFileSystem", "MathAPI", "MessageAPI", "TwitterAPI", "TicketAPI", "TradingBot", "TravelAPI",
            "VehicleControlAPI")
+# Methods that leave their simulator's public state and the file system's current directory as they were, so a
+# call to one keeps the simulator's cached `state_key` digest. Read from bfcl-eval's source (they write only to
+# locals and shallow copies) and checked by tests/test_speed.py on real states; methods that touch private state
+# (``_random``, ``_flight_cost_lookup``) are left out.
+READ_ONLY: Mapping[str, frozenset[str]] = {
+    "GorillaFileSystem": frozenset({"cat", "diff", "du", "find", "grep", "ls", "pwd", "sort", "tail", "wc"}),
+    "MathAPI": frozenset({"absolute_value", "add", "divide", "imperial_si_conversion", "logarithm", "max_value",
+                          "mean", "min_value", "multiply", "percentage", "power", "round_number",
+                          "si_unit_conversion", "square_root", "standard_deviation", "subtract", "sum_values"}),
+    "MessageAPI": frozenset({"get_message_stats", "get_user_id", "list_users", "message_get_login_status",
+                             "search_messages", "view_messages_sent"}),
+    "TwitterAPI": frozenset({"get_tweet", "get_tweet_comments", "get_user_stats", "get_user_tweets",
+                             "list_all_following", "posting_get_login_status", "search_tweets"}),
+    "TicketAPI": frozenset({"get_ticket", "get_user_tickets", "ticket_get_login_status"}),
+    "TradingBot": frozenset({"filter_stocks_by_price", "get_account_info", "get_available_stocks",
+                             "get_current_time", "get_order_details", "get_order_history", "get_stock_info",
+                             "get_symbol_by_name", "get_transaction_history", "get_watchlist", "notify_price_change",
+                             "trading_get_login_status"}),
+    "TravelAPI": frozenset({"compute_exchange_rate", "contact_customer_support", "get_all_credit_cards",
+                            "get_booking_history", "get_budget_fiscal_year", "get_credit_card_balance",
+                            "get_nearest_airport_by_city", "list_all_airports", "retrieve_invoice",
+                            "travel_get_login_status", "verify_traveler_information"}),
+    "VehicleControlAPI": frozenset({"check_tire_pressure", "displayCarStatus", "display_log", "estimate_distance",
+                                    "estimate_drive_feasibility_by_mileage", "find_nearest_tire_shop",
+                                    "gallon_to_liter", "get_outside_temperature_from_weather_com",
+                                    "get_zipcode_based_on_city", "liter_to_gallon"}),
+}
 _CALL_CHARS_MAX = 20_000  # a ground-truth call string longer than this is malformed data
 _TYPE_MAP = {"dict": "object", "float": "number", "tuple": "array", "any": None}
 
@@ -66,6 +99,8 @@ _TYPE_MAP = {"dict": "object", "float": "number", "tuple": "array", "any": None}
 @functools.cache
 def _bfcl() -> Any:
     """The ``bfcl_eval`` package (or a `MissingExtraError` naming what to install)."""
+    if orjson is None:
+        raise MissingExtraError(ENV_ID, "bfcl", "orjson")
     try:
         return importlib.import_module("bfcl_eval")
     except ImportError:
@@ -238,6 +273,28 @@ def _global_state_restored() -> Iterator[None]:
             mpmath.mp.prec = mp_prec if mp_prec is not None else 53
 
 
+@functools.cache
+def _mutable_defaults(function: Callable[..., Any]) -> tuple[tuple[str, Any], ...]:
+    try:
+        params = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return ()
+    return tuple((p.name, p.default) for p in params if isinstance(p.default, (list, dict, set)))
+
+
+def with_fresh_defaults(method: Callable[..., Any], arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """`arguments` plus a fresh copy of each mutable default the call leaves out.
+
+    Some simulator methods have list defaults (``TwitterAPI.post_tweet(tags=[], mentions=[])``) that a later call
+    mutates in place; shared across every instance in the process, one episode would leak into the next.
+    """
+    out = dict(arguments)
+    for name, default in _mutable_defaults(getattr(method, "__func__", method)):
+        if name not in out:
+            out[name] = copy.deepcopy(default)
+    return out
+
+
 def run_simulator(method: Callable[..., Any], arguments: Mapping[str, Any]) -> tuple[Any, str]:
     """Call a simulator method on a deep copy of `arguments` within the caps, restoring global state.
 
@@ -248,7 +305,7 @@ def run_simulator(method: Callable[..., Any], arguments: Mapping[str, Any]) -> t
     if problem is not None:
         raise ValueError(problem)
     with _global_state_restored():
-        value = method(**copy.deepcopy(dict(arguments)))
+        value = method(**with_fresh_defaults(method, copy.deepcopy(dict(arguments))))
         text = bfcl_result_text(value)
         if isinstance(value, dict) and not text.startswith('{"') and value:
             value = text
@@ -297,12 +354,33 @@ class BFCLEpisode:
     checks: list[dict[str, Any]] = field(default_factory=list)
     finished: bool = False
     # The digest of each simulator's canonical JSON, for `state_key`; dropped when a call reaches it.
-    digests: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    digests: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
     matched_before: int = 0  # gold calls matched in ended turns (Φ of reward_mode="progress")
+    # Simulators this episode may share with a deep copy of it (a snapshot): `own` copies one before a call
+    # that may write to it, so snapshot/restore copy no simulator up front (copy on write).
+    shared: set[str] = field(default_factory=set, repr=False, compare=False)
 
     @property
     def solved(self) -> bool:
         return all(c["valid"] for c in self.checks)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BFCLEpisode:
+        """A copy of everything but the simulators, which both sides share until one writes (`own`)."""
+        self.shared = set(self.instances)
+        copied = copy.copy(self)
+        memo[id(self)] = copied
+        for f in fields(self):
+            if f.name != "instances":
+                setattr(copied, f.name, copy.deepcopy(getattr(self, f.name), memo))
+        copied.instances = dict(self.instances)
+        return copied
+
+    def own(self, name: str) -> Any:
+        """The simulator `name`, first copied if a copy of this episode may share it."""
+        if name in self.shared:
+            self.instances[name] = copy.deepcopy(self.instances[name])
+            self.shared.discard(name)
+        return self.instances[name]
 
 
 # ------------------------------------------------------------------ backend and judge
@@ -315,9 +393,13 @@ class BFCLBackend:
         episode = context.episode
         if not isinstance(episode, BFCLEpisode):
             return None
-        instance = episode.instances[api.tool_name]  # a task offers only its involved classes' functions
         episode.turn_calls += 1
-        episode.digests.pop(api.tool_name, None)  # this simulator may change now (even when the call fails)
+        name = api.tool_name  # a task offers only its involved classes' functions
+        if api.api_name in READ_ONLY[name]:
+            instance = episode.instances[name]
+        else:  # this simulator may change now (even if the call fails)
+            instance = episode.own(name)
+            episode.digests.pop(name, None)
         try:
             # Simulators keep references to argument lists (e.g. a tweet's tags); a copy keeps the caller's
             # objects out of the world, as BFCL's eval of a call string does.
@@ -427,7 +509,7 @@ class BFCLSuite:
         self.backend = BFCLBackend()
         self.judge = BFCLJudge(self)
         self._gold_traces: dict[str, tuple[_TurnGold, ...]] = {}
-        self._initial_digests: dict[str, dict[str, str]] = {}
+        self._initial_digests: dict[str, dict[str, bytes]] = {}
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         return load_bfcl, (self.category,)
@@ -517,7 +599,7 @@ class BFCLSuite:
             instances[name] = instance
         return instances
 
-    def initial_digests(self, task: Task) -> Mapping[str, str]:
+    def initial_digests(self, task: Task) -> Mapping[str, bytes]:
         """`state_key`'s digest of each simulator as `fresh_instances` builds it (once per task)."""
         digests = self._initial_digests.get(task.task_id)
         if digests is None:
@@ -565,7 +647,8 @@ class BFCLSuite:
 
         def call(name: str, arguments: Mapping[str, Any]) -> Any:
             try:
-                return bfcl_result_text(getattr(instances[owner[name]], name)(**arguments))
+                method = getattr(instances[owner[name]], name)
+                return bfcl_result_text(method(**with_fresh_defaults(method, arguments)))
             except Exception as exc:  # noqa: BLE001 - as BFCL's executor
                 return f"Error during execution: {exc}"
 
@@ -583,32 +666,54 @@ class BFCLSuite:
     def state_key(self, task: Task, state: BFCLEpisode) -> str:
         """Hash of the task, turn progress, the simulators' public state and the file system's directory.
 
-        The hashed text is ``json.dumps({"called", "cwd", "failed", "matched", "task", "turn"})`` followed by
-        ``|<simulator>=<digest>`` per simulator in name order, the digest being the 16-byte BLAKE2b of the
-        simulator's canonical JSON (`_state_json`). Digests are cached in the episode until a call reaches that
-        simulator, so a step re-dumps and re-hashes at most the one simulator it called, never the whole world."""
+        The hashed bytes are orjson's ``[task, turn, matched, called, failed]`` followed by each simulator's
+        digest in name order (`_state_digest`: 16 bytes of BLAKE2b over its public state and, for the file system,
+        its current directory). Digests are cached in the episode until a call reaches that simulator, so a step
+        re-dumps and re-hashes at most the one simulator it called, never the whole world."""
         digests = state.digests
         instances = state.instances
-        cwd = [_path(inst) for inst in instances.values() if hasattr(inst, "_current_dir")]
-        # Keys in sorted order: the text `sort_keys=True` gives, without sorting.
-        parts = [_HEADER_JSON({"called": state.turn_calls > 0, "cwd": cwd, "failed": not state.solved,
-                               "matched": state.matched, "task": task.task_id, "turn": state.turn})]
+        parts = [orjson.dumps((task.task_id, state.turn, state.matched, state.turn_calls > 0, not state.solved))]
         for name in sorted(instances):
             digest = digests.get(name)
             if digest is None:
                 digest = digests[name] = _state_digest(instances[name])
-            parts.append(f"{name}={digest}")
-        return hashlib.blake2b("|".join(parts).encode(), digest_size=16).hexdigest()
+            parts.append(digest)
+        return hashlib.blake2b(b"".join(parts), digest_size=16).hexdigest()
 
 
-def _state_digest(instance: Any) -> str:
-    return hashlib.blake2b(_state_json(instance).encode(), digest_size=16).hexdigest()
+def _state_digest(instance: Any) -> bytes:
+    """BLAKE2b (16 bytes) of a simulator's public state (`_state_bytes`) and, for the file system, its current
+    directory, which is private state that later calls depend on (NUL never occurs in JSON text)."""
+    digest = hashlib.blake2b(_state_bytes(instance), digest_size=16)
+    if hasattr(instance, "_current_dir"):
+        digest.update(b"\0" + _path(instance).encode("utf-8", "surrogatepass"))
+    return digest.digest()
+
+
+# orjson (Rust, no Python per value) sorts dicts with keys of mixed types, as TradingBot's ``orders`` (order ids
+# and "order_type"), where json's encoder raises and the state took the slow `_canonical` path; its non-str keys
+# become text as json's (and `_canonical`'s) do. Dataclasses and datetimes go through `_public`, as in json.
+_ORJSON_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+                   | orjson.OPT_PASSTHROUGH_DATETIME) if orjson is not None else 0
+
+
+def _state_bytes(instance: Any) -> bytes:
+    """What a simulator's digest hashes: ``b"o"`` + orjson's sorted text of its public state, or ``b"j"`` +
+    `_state_json` when orjson cannot encode it (an integer past 64 bits, a cycle, odd keys) or wrote a ``null``:
+    orjson writes NaN and ±inf as null too, and json's text tells them apart. The tags keep the two forms apart."""
+    try:
+        data = orjson.dumps(instance, default=_public, option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError
+        data = b"null"
+    if b"null" in data:
+        return b"j" + _state_json(instance).encode()
+    return b"o" + data
 
 
 def _state_json(instance: Any) -> str:
-    """A simulator's public state as `state_key` hashes it: ``json.dumps(instance, sort_keys=True)`` with objects
-    as their public attributes (`_public`), in json's C encoder. A state it cannot encode (a cycle, keys of mixed
-    types that cannot be sorted, nesting past the recursion limit) is ``json.dumps(_canonical(instance))``."""
+    """A simulator's public state as json text: ``json.dumps(instance, sort_keys=True)`` with objects as their
+    public attributes (`_public`), in json's C encoder. A state it cannot encode (a cycle, keys of mixed types
+    that cannot be sorted, nesting past the recursion limit) is ``json.dumps(_canonical(instance))``."""
     try:
         return _STATE_JSON(instance)
     except (ValueError, TypeError, RecursionError):
@@ -616,7 +721,7 @@ def _state_json(instance: Any) -> str:
 
 
 def _public(value: Any) -> Any:
-    """What `_state_json` encodes for a value json cannot: `_canonical`'s form, one level deep."""
+    """What `_state_bytes` encodes for a value json or orjson cannot: `_canonical`'s form, one level deep."""
     if isinstance(value, set | frozenset):
         return sorted(repr(v) for v in value)
     if isinstance(value, Mapping):
@@ -630,7 +735,7 @@ def _public(value: Any) -> Any:
 def _encoder(encoder: json.JSONEncoder) -> Callable[[Any], str]:
     """`encoder.encode` without its per-call set-up (a new C encoder each call): the same C encoder built once.
     It keeps no cycle markers, so a cycle ends in RecursionError instead of ValueError (`_state_json` catches
-    both; the header never has one)."""
+    both)."""
     make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
     if make is None:
         return encoder.encode
@@ -640,7 +745,6 @@ def _encoder(encoder: json.JSONEncoder) -> Callable[[Any], str]:
 
 
 _STATE_JSON = _encoder(json.JSONEncoder(sort_keys=True, default=_public))
-_HEADER_JSON = _encoder(json.JSONEncoder())  # `json.dumps(value)`'s text
 
 
 def _path(file_system: Any) -> str:
