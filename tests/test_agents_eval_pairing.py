@@ -45,3 +45,22 @@ def test_methods_with_different_episode_lengths_play_the_same_tasks(tmp_path: Pa
     b = evaluate_policy(policy, _cfg(2, 16), "train", n, seed=11, greedy=True)
     expected = sorted(eval_task_ids(cfg, "train", n, seed=11))
     assert [t for t, _ in a["per_task"]] == expected == [t for t, _ in b["per_task"]]
+
+
+def test_a_fresh_adapter_is_switched_off_in_evaluation_with_the_same_episodes(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from steptool_agents.policy.models import Policy
+
+    cfg = _cfg(2, 8)
+    tok = train_bpe_tokenizer(list(episode_texts(oracle_episodes(ENV_ID, 4, 0), "</s>")), cfg.model.vocab_size)
+    save_base_model(build_tiny_model(cfg.model, tok, seed=0), tok, tmp_path / "m", {"source": "tiny"})
+    policy = load_policy(tmp_path / "m", cfg.model)
+    assert policy.adapter_is_identity()
+    skipped = evaluate_policy(policy, cfg, "train", 5, seed=3)
+    monkeypatch.setattr(Policy, "adapter_is_identity", lambda self: False)
+    with_adapter = evaluate_policy(policy, cfg, "train", 5, seed=3)
+    assert skipped == with_adapter
+    monkeypatch.undo()
+    with torch.no_grad():
+        next(p for name, p in policy.model.named_parameters() if "lora_B" in name).fill_(0.05)
+    assert not policy.adapter_is_identity()  # a trained adapter is kept on

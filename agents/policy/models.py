@@ -225,6 +225,11 @@ class Policy(nn.Module):
         with self.model.disable_adapter():
             yield
 
+    def adapter_is_identity(self) -> bool:
+        """True while every LoRA ``B`` matrix is zero (a fresh adapter): the model then computes the base model's
+        function exactly, so callers can switch the adapter off (`reference`) and skip its matmuls."""
+        return all(not p.any() for name, p in self.model.named_parameters() if "lora_B" in name)
+
     @property
     def device(self) -> torch.device:
         return model_device(self)
