@@ -42,6 +42,7 @@ from steptool_envs.stabletoolbench.judges import (
     StableToolBenchGold,
     api_recall,
     contribution,
+    gold_progress,
     lcs_length,
     rule_is_solved,
     succeeded,
@@ -390,6 +391,24 @@ def test_rule_judge_hand_examples():
     # Without a reference answer, Con rewards successful calls to relevant APIs.
     plain = Task("u", "q", (WEATHER.name,), gold=StableToolBenchGold(frozenset({WEATHER.name})))
     assert judge.judge_call(plain, EpisodeLog(), ToolCall(WEATHER.name, {"city": "X"}), CallResult("", "ok")).con == 5
+
+
+def test_gold_progress_counts_each_gold_call_once_per_occurrence() -> None:
+    # Gold calls are a multiset (cached per task): a call made twice covers at most the occurrences gold has.
+    gold = StableToolBenchGold(frozenset({WEATHER.name}), ((WEATHER.name, {"city": "Paris", "unit": "C"}),
+                                                           (WEATHER.name, {"unit": "C", "city": "Paris"}),
+                                                           (WEATHER.name, {"city": "Rome"})), "Paris: 21C")
+    log = EpisodeLog()
+    assert gold_progress(gold, log) == (0, 3)
+    log.calls.append((WEATHER.name, '{"city":"Paris","unit":"C"}', True, "21C"))
+    log.calls.append((WEATHER.name, '{"city":"Paris","unit":"C"}', True, "21C"))
+    log.calls.append((WEATHER.name, '{"city":"Paris","unit":"C"}', True, "21C"))
+    log.calls.append((WEATHER.name, '{"city":"Rome"}', False, "error"))
+    assert gold_progress(gold, log) == (2, 3)
+    copy = pickle.loads(pickle.dumps(gold))
+    assert copy == gold and gold_progress(copy, log) == (2, 3)
+    log.calls.append((WEATHER.name, '{"city":"Rome"}', True, "18C"))
+    assert gold_progress(gold, log) == (3, 3)
 
 
 def test_llm_judge_averages_runs_and_falls_back(server):

@@ -125,6 +125,12 @@ class StableToolBenchGold:
     def has_trajectory(self) -> bool:
         return bool(self.answer)
 
+    @functools.cached_property
+    def gold_call_counts(self) -> Counter[tuple[str, str]]:
+        """`calls` as a multiset of (name, canonical arguments), built once per task (`gold_progress` reads it on
+        every step and reset). Read-only."""
+        return Counter((name, canonical_arguments(arguments)) for name, arguments in self.calls)
+
 
 @dataclass
 class EpisodeLog:
@@ -264,8 +270,7 @@ def gold_progress(gold: StableToolBenchGold, log: EpisodeLog) -> tuple[int, int]
     if not gold.calls:
         return len(set(gold.relevant) & {name for name, _ in log.successful}), len(gold.relevant)
     made = Counter(log.successful)
-    wanted = Counter((name, canonical_arguments(arguments)) for name, arguments in gold.calls)
-    return sum(min(n, made[key]) for key, n in wanted.items()), len(gold.calls)
+    return sum(min(n, made[key]) for key, n in gold.gold_call_counts.items()), len(gold.calls)
 
 
 class RuleJudge:
