@@ -1,12 +1,14 @@
 """Learning benchmark: methods × seeds on StepTool-ToolBench-v0, greedy held-out pass rate per group × split.
 
-    python benchmarks/learning.py --preset cpu|gpu [--config FILE] [--methods NAME ...] [--seeds N ...]
+    python benchmarks/learning.py --preset cpu|cpu_tiny|gpu [--config FILE] [--methods NAME ...] [--seeds N ...]
                                   [--updates N] [--eval-episodes N] [--time-budget SECONDS] [--out DIR]
                                   [--note TEXT] [--json]
 
 The preset (benchmarks/presets/<preset>.toml, or `--config`) is a `TrainConfig` plus a ``[bench]`` table: seeds,
 evaluation cells (``GROUP/SPLIT``), episodes per cell, and the target pass rate of the sample-efficiency
-column. `METHODS` maps each method to its config overrides; methods whose algo this install lacks are skipped.
+column: a number, or a method's name for that method's final train pass rate (``"ppo"``: the paper's "env steps
+to reach PPO-final's final pass rate"). `METHODS` maps each method to its config overrides; methods whose algo
+this install lacks are skipped.
 
 Per seed the SFT warm start is built once (``OUT/seed<S>/warm_start/model``) and copied into every method's
 run directory whose model/SFT settings match the preset's, so all methods of a seed start from the same
@@ -16,7 +18,7 @@ same command continues where it stopped. ``--time-budget`` starts no run that wo
 
 Reported per method × cell: mean pass rate ± the 95% Student-t half-width over seeds; per method: env steps
 until the train-rollout pass rate (running mean over ``target_window`` updates, from ``metrics.csv``'s
-``env_steps`` and ``pass_rate``) first reaches ``target_pass_rate``. Writes
+``env_steps`` and ``pass_rate``) first reaches the target. Each run records its wall and CPU seconds. Writes
 benchmarks/results/learning_<name>.json and the PNGs learning_<name>_curves.png (pass rate and step reward vs
 env steps) and learning_<name>_bars.png (one panel per group); <name> is the preset or the config's stem.
 """
@@ -90,6 +92,24 @@ def steps_to_target(rows: Sequence[dict[str, Any]], target: float, window: int =
     return None
 
 
+def final_pass_rate(rows: Sequence[dict[str, Any]], window: int = 1) -> float | None:
+    """Mean train pass rate over the last `window` updates (None for a run without updates)."""
+    recent = [float(row["pass_rate"]) for row in rows][-window:]
+    return sum(recent) / len(recent) if recent else None
+
+
+def resolve_target(target: float | str, out: Path, seeds: Sequence[int], window: int) -> float | None:
+    """`target` itself, or for a method name the mean over `seeds` of that method's `final_pass_rate`."""
+    from steptool_agents.runtime.metrics import read_csv
+
+    if not isinstance(target, str):
+        return float(target)
+    finals = [final_pass_rate(read_csv(p), window) for s in seeds
+              if (p := out / f"seed{s}" / target / "metrics.csv").exists()]
+    finals = [f for f in finals if f is not None]
+    return sum(finals) / len(finals) if finals else None
+
+
 def load_preset(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """The preset's `TrainConfig` data and its ``[bench]`` table."""
     data = tomllib.loads(path.read_text())
@@ -97,6 +117,9 @@ def load_preset(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     for key in ("seeds", "eval_cells", "eval_episodes", "target_pass_rate", "target_window"):
         if key not in bench:
             raise SystemExit(f"{path}: [bench] needs {key!r}")
+    target = bench["target_pass_rate"]
+    if isinstance(target, str) and target not in METHODS:
+        raise SystemExit(f"{path}: [bench] target_pass_rate must be a number or a method name, got {target!r}")
     return data, bench
 
 
@@ -123,9 +146,9 @@ def run_method(cfg: Any, run_dir: Path, warm_model: Path | None, cells: Sequence
     run_dir.mkdir(parents=True, exist_ok=True)
     if warm_model is not None and not (run_dir / "model" / "config.json").exists():
         shutil.copytree(warm_model, run_dir / "model")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     run_training(cfg, run_dir, resume=True, console=console, evaluate=False)
-    trained = time.perf_counter()
+    trained, cpu_trained = time.perf_counter(), time.process_time()
     policy = load_run_policy(run_dir, cfg)
     results = {}
     for cell in cells:
@@ -136,7 +159,8 @@ def run_method(cfg: Any, run_dir: Path, warm_model: Path | None, cells: Sequence
     steps = [float(r["env_steps"]) for r in rows if r.get("env_steps") not in (None, "")]
     out = {"algo": cfg.algo, "credit": cfg.ppo.credit, "seed": cfg.seed, "cells": results,
            "env_steps": sum(steps) if rows and len(steps) == len(rows) else None,
-           "train_wall_s": trained - start, "eval_wall_s": time.perf_counter() - trained}
+           "train_wall_s": trained - start, "eval_wall_s": time.perf_counter() - trained,
+           "train_cpu_s": cpu_trained - cpu_start, "eval_cpu_s": time.process_time() - cpu_trained}
     (run_dir / "eval.json").write_text(json.dumps(out, indent=2))
     return out
 
@@ -160,7 +184,7 @@ def secondary_metrics(runs: dict[str, dict[int, dict[str, Any]]], cells: Sequenc
     return out
 
 
-def aggregate(runs: dict[str, dict[int, dict[str, Any]]], cells: Sequence[str], out: Path, target: float,
+def aggregate(runs: dict[str, dict[int, dict[str, Any]]], cells: Sequence[str], out: Path, target: float | None,
               window: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Per method × cell mean ± CI over seeds (plus an ``average`` cell), and steps-to-target per method."""
     from steptool_agents.runtime.metrics import read_csv
@@ -178,7 +202,8 @@ def aggregate(runs: dict[str, dict[int, dict[str, Any]]], cells: Sequence[str], 
         per_seed = {}
         for seed in by_seed:
             csv_path = out / f"seed{seed}" / method / "metrics.csv"
-            per_seed[seed] = steps_to_target(read_csv(csv_path), target, window) if csv_path.exists() else None
+            reach = target is not None and csv_path.exists()
+            per_seed[seed] = steps_to_target(read_csv(csv_path), target, window) if reach else None
         reached = [v for v in per_seed.values() if v is not None]
         sample_efficiency[method] = {"per_seed": per_seed, "reached": len(reached), "seeds": len(per_seed),
                                      "mean_env_steps": sum(reached) / len(reached) if reached else None}
@@ -258,11 +283,12 @@ def _mean_ci(stat: dict[str, Any]) -> str:
 
 
 def _print_table(console: Any, table: list[dict[str, Any]], efficiency: dict[str, Any], cells: Sequence[str],
-                 target: float) -> None:
+                 target: float | None) -> None:
     from rich.table import Table
 
     out = Table(title="held-out pass rate: mean ± 95% CI over seeds")
-    for col in ("method", *cells, "average", f"env steps to {target:g}"):
+    reach = f"env steps to {target:.3f}" if target is not None else "env steps to target (not run)"
+    for col in ("method", *cells, "average", reach):
         out.add_column(col, justify="left" if col == "method" else "right")
     for method, eff in efficiency.items():
         rows = {r["cell"]: r for r in table if r["method"] == method}
@@ -286,7 +312,8 @@ def _print_secondary(console: Any, secondary: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", choices=("cpu", "gpu"), default="cpu")
+    presets = sorted(p.stem for p in (Path(__file__).parent / "presets").glob("*.toml"))
+    parser.add_argument("--preset", choices=presets, default="cpu")
     parser.add_argument("--config", help="a preset file instead of benchmarks/presets/<preset>.toml")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), help=f"subset of {', '.join(METHODS)}")
     parser.add_argument("--seeds", type=int, nargs="+", help="default: the preset's [bench] seeds")
@@ -347,14 +374,16 @@ def main() -> None:
         runs[method][seed] = run_method(cfg, run_dir, warm, cells, episodes, console)
         durations.append(time.perf_counter() - t0)
     runs = {m: by_seed for m, by_seed in runs.items() if by_seed}
-    table, efficiency = aggregate(runs, cells, out, float(bench["target_pass_rate"]), int(bench["target_window"]))
+    window = int(bench["target_window"])
+    target = resolve_target(bench["target_pass_rate"], out, seeds, window)
+    table, efficiency = aggregate(runs, cells, out, target, window)
     secondary = secondary_metrics(runs, cells)
     curves = _curves(out, list(runs), seeds)
     RESULTS.mkdir(parents=True, exist_ok=True)
     figures = plot(name, table, curves, cells) if table else []
     report = {"preset": name, "config": base, "bench": bench, "machine": machine_info(args.note),
               "versions": package_versions(), "methods": {m: METHODS[m] for m in runs}, "seeds": seeds,
-              "eval_episodes": episodes, "table": table, "secondary": secondary,
+              "eval_episodes": episodes, "target_pass_rate": target, "table": table, "secondary": secondary,
               "steps_to_target": efficiency, "curves": curves,
               "runs": {m: {str(s): r for s, r in by_seed.items()} for m, by_seed in runs.items()},
               "skipped": skipped, "figures": [str(p.relative_to(RESULTS.parent)) for p in figures],
@@ -363,7 +392,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2))
     elif table:
-        _print_table(Console(), table, efficiency, cells, float(bench["target_pass_rate"]))
+        _print_table(Console(), table, efficiency, cells, target)
         _print_secondary(Console(), secondary)
     for what, why in skipped.items():
         console.print(f"skipped {what}: {why}")

@@ -14,7 +14,16 @@ import steptool_gym  # noqa: F401 - registers the envs
 from steptool_gym.bench import action_parse_cost, vector_throughput
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from learning import METHODS, load_preset, mean_ci95, merge, secondary_metrics, steps_to_target
+from learning import (
+    METHODS,
+    final_pass_rate,
+    load_preset,
+    mean_ci95,
+    merge,
+    resolve_target,
+    secondary_metrics,
+    steps_to_target,
+)
 from report import PAPER_CELLS, build_report
 
 
@@ -50,6 +59,30 @@ def test_steps_to_target_uses_cumulative_steps_and_running_mean() -> None:
     assert steps_to_target(rows, 0.5, window=2) == 32
     assert steps_to_target(rows, 0.9) is None
     assert steps_to_target([{"pass_rate": "1.0"}], 0.5) is None  # no env-step count logged
+
+
+def test_target_named_by_method_is_its_final_train_pass_rate_over_seeds(tmp_path: Path) -> None:
+    # the paper's "env steps to reach PPO-final's final pass rate": mean over PPO's seeds of its last update(s)
+    for seed, rates in ((0, "0.1 0.2 0.4"), (1, "0.0 0.3 0.2")):
+        run = tmp_path / f"seed{seed}" / "ppo"
+        run.mkdir(parents=True)
+        (run / "metrics.csv").write_text("pass_rate,env_steps\n" + "".join(f"{r},10\n" for r in rates.split()))
+    assert final_pass_rate([{"pass_rate": "0.1"}, {"pass_rate": "0.4"}, {"pass_rate": "0.2"}], 2) == \
+        pytest.approx(0.3)
+    assert final_pass_rate([], 1) is None
+    assert resolve_target("ppo", tmp_path, [0, 1], 1) == pytest.approx(0.3)
+    assert resolve_target("ppo", tmp_path, [0, 1], 2) == pytest.approx((0.3 + 0.25) / 2)
+    assert resolve_target("ppo", tmp_path, [5], 1) is None  # PPO not run for that seed
+    assert resolve_target(0.25, tmp_path, [0], 1) == 0.25
+
+
+def test_preset_target_must_be_a_number_or_a_method(tmp_path: Path) -> None:
+    bench = '[bench]\nseeds = [0]\neval_cells = ["G1/test_tool"]\neval_episodes = 4\ntarget_window = 1\n'
+    (tmp_path / "ok.toml").write_text(bench + 'target_pass_rate = "ppo"\n')
+    assert load_preset(tmp_path / "ok.toml")[1]["target_pass_rate"] == "ppo"
+    (tmp_path / "bad.toml").write_text(bench + 'target_pass_rate = "ppo-final"\n')
+    with pytest.raises(SystemExit, match="a number or a method name, got 'ppo-final'"):
+        load_preset(tmp_path / "bad.toml")
 
 
 def test_merge_replaces_values_and_merges_sections() -> None:
