@@ -49,9 +49,10 @@ def load_run_policy(model_dir: str | Path, cfg: TrainConfig) -> Policy:
 
 
 def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int, seed: int = 12345,
-                    greedy: bool = True, console: Console | None = None) -> dict[str, Any]:
+                    greedy: bool = True, console: Console | None = None, keep_actions: bool = False) -> dict[str, Any]:
     """Pass rate, average steps, tool-call precision/recall/F1 and mean return on `split` (batched, greedy by default);
-    a progress bar on `console` when given."""
+    a progress bar on `console` when given. `keep_actions` adds ``actions``: ``[task_id, [action text, ...]]`` per
+    episode, in ``per_task``'s order."""
     fmt = make_format(cfg.model.prompt_format, policy.tokenizer)
     gen = HFGenerator.from_config(policy.model, policy.tokenizer, cfg.rollout)
     tasks = eval_task_ids(cfg, split, episodes, seed)
@@ -67,8 +68,11 @@ def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int,
     finally:
         envs.close()
     stats = episode_stats(trajs)
-    return {"env": cfg.env_id, "split": split, "episodes": len(trajs), "pass_rate": stats["pass_rate"],
-            "avg_steps": stats["avg_steps"], "tool_call_precision": stats["tool_call_precision"],
-            "tool_call_recall": stats["tool_call_recall"], "tool_call_f1": stats["tool_call_f1"],
-            "mean_return": stats["mean_return"], "action_tokens": int(sum(sum(t.action_mask) for t in trajs)),
-            "per_task": sorted([t.task_id, float(t.is_solved)] for t in trajs)}
+    result = {"env": cfg.env_id, "split": split, "episodes": len(trajs), "pass_rate": stats["pass_rate"],
+              "avg_steps": stats["avg_steps"], "tool_call_precision": stats["tool_call_precision"],
+              "tool_call_recall": stats["tool_call_recall"], "tool_call_f1": stats["tool_call_f1"],
+              "mean_return": stats["mean_return"], "action_tokens": int(sum(sum(t.action_mask) for t in trajs)),
+              "per_task": sorted([t.task_id, float(t.is_solved)] for t in trajs)}
+    if keep_actions:
+        result["actions"] = sorted([t.task_id, list(t.actions_text)] for t in trajs)
+    return result

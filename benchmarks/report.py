@@ -445,6 +445,26 @@ def section_quickstart(results: Path) -> str:
     return "\n".join(out)
 
 
+def section_failure_modes(results: Path) -> str:
+    data = _load(results, "failure_modes.json")
+    if not data:
+        return _not_run("python benchmarks/failure_modes.py --model runs/quickstart/model --model runs/quickstart")
+    models = data["models"]
+    order = [*data["categories"], "no mistake"]
+
+    def table(key: str) -> str:
+        used = [c for c in order if any(c in m[key] for m in models.values())]
+        rows = [(c, *(m[key].get(c, 0) for m in models.values())) for c in used]
+        return md_table(("category", *models), rows)
+
+    passes = ", ".join(f"`{name}` {m['pass_rate']:.3f}" for name, m in models.items())
+    return (_machine_line(data.get("machine"))
+            + f"Greedy episodes on {data['episodes']} tasks of `{data['split']}` (seed {data['seed']}, the same list "
+              f"for every model; pass rate {passes}), each step classified from the env's `info`. First mistake per "
+              "episode (the first step that is neither a new gold call nor a solving Finish):\n\n"
+            + table("first_mistake") + "\nAll steps:\n\n" + table("steps"))
+
+
 SECTIONS: tuple[tuple[str, Callable[..., str]], ...] = (
     ("Machine and versions", section_machine),
     ("Environment throughput", section_env),
@@ -455,6 +475,7 @@ SECTIONS: tuple[tuple[str, Callable[..., str]], ...] = (
     ("Reward farming (adversary battery)", section_farming),
     ("SB3 learning", section_sb3),
     ("Quickstart: held-out pass rate of an LLM agent", section_quickstart),
+    ("Where the quickstart agent fails", section_failure_modes),
     ("Trainer throughput vs TRL", section_trainer),
     ("OpenEnv server throughput", section_serve),
 )

@@ -64,3 +64,17 @@ def test_a_fresh_adapter_is_switched_off_in_evaluation_with_the_same_episodes(tm
     with torch.no_grad():
         next(p for name, p in policy.model.named_parameters() if "lora_B" in name).fill_(0.05)
     assert not policy.adapter_is_identity()  # a trained adapter is kept on
+
+
+def test_evaluation_can_keep_each_episodes_action_texts(tmp_path: Path) -> None:
+    cfg = _cfg(2, 8)
+    tok = train_bpe_tokenizer(list(episode_texts(oracle_episodes(ENV_ID, 4, 0), "</s>")), cfg.model.vocab_size)
+    save_base_model(build_tiny_model(cfg.model, tok, seed=0), tok, tmp_path / "m", {"source": "tiny"})
+    policy = load_policy(tmp_path / "m", cfg.model)
+    plain = evaluate_policy(policy, cfg, "train", 3, seed=3)
+    kept = evaluate_policy(policy, cfg, "train", 3, seed=3, keep_actions=True)
+    assert "actions" not in plain and {k: v for k, v in kept.items() if k != "actions"} == plain
+    assert [task for task, _ in kept["actions"]] == [task for task, _ in plain["per_task"]]
+    steps = [len(actions) for _, actions in kept["actions"]]
+    assert all(isinstance(a, str) for _, actions in kept["actions"] for a in actions)
+    assert sum(steps) / len(steps) == pytest.approx(plain["avg_steps"])

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import pytest
 
 import steptool_gym  # noqa: F401 - registers the envs
@@ -93,7 +94,7 @@ def test_merge_replaces_values_and_merges_sections() -> None:
 
 def test_report_without_results_says_not_yet_run(tmp_path: Path) -> None:
     text = build_report(tmp_path, tmp_path / "REPORT.md")
-    assert text.count("Not yet run") == 12  # every section but the machine (the quickstart section: CPU and GPU)
+    assert text.count("Not yet run") == 13  # every section but the machine (the quickstart section: CPU and GPU)
     assert "56.4 ± 1.8" in text  # the paper's SFT CoT I1 Ins. row is always shown
 
 
@@ -184,3 +185,47 @@ def test_report_renders_the_quickstart_table_with_wilson_intervals(tmp_path: Pat
     text = section_quickstart(tmp_path)
     assert "| untrained | 0.000 | [0.00, 0.07] | 48 |" in text and "| SFT | 0.250 | [0.15, 0.39] | 48 |" in text
     assert "Wall time 10.0 min" in text and "Not yet run: `python benchmarks/gpu_quickstart.py`" in text
+
+
+def test_failure_modes_classify_each_step_from_the_info() -> None:
+    from failure_modes import classify_episode, summarise
+
+    from steptool_envs.toolbench.judge import CON_RIGHT_API
+    from steptool_gym.bench import record_oracle_actions
+
+    env = gym.make("StepTool-ToolBench-v0", split="test_instruction", group="G1")
+    tasks = env.unwrapped.suite.tasks
+    oracle = {tasks[i].task_id: [a.to_react() for a in actions]
+              for i, actions in record_oracle_actions(env.unwrapped, 20) if len(actions) >= 3}
+    task_id, actions = next(iter(oracle.items()))
+    gold = env.unwrapped.suite.tasks[[t.task_id for t in tasks].index(task_id)].gold.calls[0]
+    assert classify_episode(env, task_id, actions, CON_RIGHT_API) == ["gold call"] * (len(actions) - 1) + ["solved"]
+    other_args = dict.fromkeys(gold.arguments, "Nowhere at all")
+    give_answer = '{"return_type": "give_answer", "final_answer": "no idea"}'
+    mistakes = ["no action here", "Action: not_a_function\nAction Input: {}",
+                f"Action: {gold.name}\nAction Input: {{\"unexpected\": 1}}",
+                f"Action: {gold.name}\nAction Input: {json.dumps(other_args)}",
+                actions[0], actions[0], f"Action: Finish\nAction Input: {give_answer}"]
+    steps = classify_episode(env, task_id, mistakes, CON_RIGHT_API)
+    assert steps == ["unparseable action", "unknown function", "invalid arguments", "gold API, other arguments",
+                     "gold call", "repeated or failed gold call", "answer before all gold calls"]
+    early = classify_episode(env, task_id, [actions[0], f"Action: Finish\nAction Input: {give_answer}"], CON_RIGHT_API)
+    assert early == ["gold call", "answer before all gold calls"]
+    quit_ = classify_episode(env, task_id, ['Action: Finish\nAction Input: {"return_type": "give_up_and_restart"}'],
+                             CON_RIGHT_API)
+    assert quit_ == ["gave up"]
+    out = summarise([["gold call", "solved"], steps, early])
+    assert out["first_mistake"] == {"unparseable action": 1, "answer before all gold calls": 1, "no mistake": 1}
+    assert out["steps"]["gold call"] == 3 and out["episodes"] == 3
+
+
+def test_report_renders_failure_modes_per_model(tmp_path: Path) -> None:
+    data = {"split": "test_instruction", "episodes": 2, "seed": 777, "categories": ["gold call", "other API"],
+            "machine": {"cpu": "test cpu", "cores": 2},
+            "models": {"sft": {"pass_rate": 0.5, "first_mistake": {"other API": 1, "no mistake": 1},
+                               "steps": {"gold call": 3, "other API": 1}},
+                       "ppo": {"pass_rate": 0.0, "first_mistake": {"other API": 2}, "steps": {"other API": 4}}}}
+    (tmp_path / "failure_modes.json").write_text(json.dumps(data))
+    text = build_report(tmp_path, tmp_path / "REPORT.md")
+    assert "| other API | 1 | 2 |" in text and "| no mistake | 1 | 0 |" in text and "| gold call | 3 | 0 |" in text
+    assert "`sft` 0.500, `ppo` 0.000" in text
