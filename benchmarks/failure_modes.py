@@ -119,19 +119,20 @@ def main() -> None:
     from steptool_envs.toolbench.judge import CON_RIGHT_API
 
     console = Console(stderr=True)
-    found = find_run_config(args.model[0])
-    if found is None:
-        raise SystemExit(f"{args.model[0]}: no run config found (train it with `steptool train` first)")
-    defaults = eval_defaults(found[0])
+    configs = {}
+    for model in args.model:
+        found = find_run_config(model)
+        if found is None:
+            raise SystemExit(f"{model}: no run config found (train it with `steptool train` first)")
+        if not found[0].env_id.startswith("StepTool-ToolBench"):  # the categories read the ToolBench judge's Con
+            raise SystemExit(f"{model}: trained on {found[0].env_id}; failure modes cover the synthetic ToolBench only")
+        configs[model] = found[0]
+    defaults = eval_defaults(configs[args.model[0]])
     split = args.split or defaults["split"]
     episodes = args.episodes or defaults["episodes"]
     seed = defaults["seed"] if args.seed is None else args.seed
     models = {}
-    for model in args.model:
-        found = find_run_config(model)
-        if found is None:
-            raise SystemExit(f"{model}: no run config found")
-        cfg = found[0]
+    for model, cfg in configs.items():
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         start, cpu = time.perf_counter(), time.process_time()
