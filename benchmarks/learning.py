@@ -2,7 +2,7 @@
 
     python benchmarks/learning.py --preset cpu|cpu_tiny|gpu [--config FILE] [--methods NAME ...] [--seeds N ...]
                                   [--updates N] [--eval-episodes N] [--time-budget SECONDS] [--out DIR]
-                                  [--note TEXT] [--json]
+                                  [--note TEXT] [--reuse RESULTS.json] [--json]
 
 The preset (benchmarks/presets/<preset>.toml, or `--config`) is a `TrainConfig` plus a ``[bench]`` table: seeds,
 evaluation cells (``GROUP/SPLIT``), episodes per cell, and the target pass rate of the sample-efficiency
@@ -14,10 +14,12 @@ Per seed the SFT warm start is built once (``OUT/seed<S>/warm_start/model``) and
 run directory whose model/SFT settings match the preset's, so all methods of a seed start from the same
 model (``sft`` is that model, evaluated as is). Runs live in ``OUT/seed<S>/<method>/``; one with an
 ``eval.json`` is done and skipped, an interrupted one resumes from its last checkpoint, so re-running the
-same command continues where it stopped. ``--time-budget`` starts no run that would likely end past it.
+same command continues where it stopped. ``eval.json`` holds the run's train curve too, and a results JSON holds
+every run's ``eval.json``: ``--reuse benchmarks/results/learning_<name>.json`` continues on another machine.
+``--time-budget`` starts no run that would likely end past it.
 
 Reported per method × cell: mean pass rate ± the 95% Student-t half-width over seeds; per method: env steps
-until the train-rollout pass rate (running mean over ``target_window`` updates, from ``metrics.csv``'s
+until the train-rollout pass rate (running mean over ``target_window`` updates, from the run's ``metrics.csv``
 ``env_steps`` and ``pass_rate``) first reaches the target. Each run records its wall and CPU seconds. Writes
 benchmarks/results/learning_<name>.json and the PNGs learning_<name>_curves.png (pass rate and step reward vs
 env steps) and learning_<name>_bars.png (one panel per group); <name> is the preset or the config's stem.
@@ -98,14 +100,17 @@ def final_pass_rate(rows: Sequence[dict[str, Any]], window: int = 1) -> float | 
     return sum(recent) / len(recent) if recent else None
 
 
-def resolve_target(target: float | str, out: Path, seeds: Sequence[int], window: int) -> float | None:
-    """`target` itself, or for a method name the mean over `seeds` of that method's `final_pass_rate`."""
-    from steptool_agents.runtime.metrics import read_csv
+def curve_rows(run: dict[str, Any]) -> list[dict[str, float]]:
+    """A run's per-update train rows (``env_steps``, ``pass_rate``, ``mean_step_reward``) from its ``curve``."""
+    curve = run.get("curve") or {}
+    return [dict(zip(curve, values, strict=True)) for values in zip(*curve.values(), strict=True)]
 
+
+def resolve_target(target: float | str, runs: dict[str, dict[int, dict[str, Any]]], window: int) -> float | None:
+    """`target` itself, or for a method name the mean over that method's runs of their `final_pass_rate`."""
     if not isinstance(target, str):
         return float(target)
-    finals = [final_pass_rate(read_csv(p), window) for s in seeds
-              if (p := out / f"seed{s}" / target / "metrics.csv").exists()]
+    finals = [final_pass_rate(curve_rows(run), window) for run in runs.get(target, {}).values()]
     finals = [f for f in finals if f is not None]
     return sum(finals) / len(finals) if finals else None
 
@@ -156,14 +161,18 @@ def run_method(cfg: Any, run_dir: Path, warm_model: Path | None, cells: Sequence
         results[cell] = evaluate_policy(policy, cfg.replace(group=group), split, episodes, seed=cfg.seed + 777)
         console.print(f"  {cell}: pass rate {results[cell]['pass_rate']:.3f}")
     rows = read_csv(run_dir / "metrics.csv") if (run_dir / "metrics.csv").exists() else []
-    steps = [float(r["env_steps"]) for r in rows if r.get("env_steps") not in (None, "")]
+    logged = rows and all(r.get("env_steps") not in (None, "") for r in rows)
+    curve = {key: [float(r[key]) for r in rows] for key in CURVE_KEYS} if logged else None
     out = {"algo": cfg.algo, "credit": cfg.ppo.credit, "seed": cfg.seed, "cells": results,
-           "env_steps": sum(steps) if rows and len(steps) == len(rows) else None,
+           "env_steps": sum(curve["env_steps"]) if curve else None, "curve": curve,
            "train_wall_s": trained - start, "eval_wall_s": time.perf_counter() - trained,
            "train_cpu_s": cpu_trained - cpu_start, "eval_cpu_s": time.process_time() - cpu_trained}
     (run_dir / "eval.json").write_text(json.dumps(out, indent=2))
     return out
 
+
+# Each run's per-update train curve, kept in its eval.json so that results files alone can be aggregated.
+CURVE_KEYS = ("env_steps", "pass_rate", "mean_step_reward")
 
 # Reported beside the pass rate, averaged over the evaluation cells: where the pass rate is near 0 (a tiny model
 # on the CPU preset) these still tell the methods apart.
@@ -184,11 +193,9 @@ def secondary_metrics(runs: dict[str, dict[int, dict[str, Any]]], cells: Sequenc
     return out
 
 
-def aggregate(runs: dict[str, dict[int, dict[str, Any]]], cells: Sequence[str], out: Path, target: float | None,
+def aggregate(runs: dict[str, dict[int, dict[str, Any]]], cells: Sequence[str], target: float | None,
               window: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Per method × cell mean ± CI over seeds (plus an ``average`` cell), and steps-to-target per method."""
-    from steptool_agents.runtime.metrics import read_csv
-
     table, sample_efficiency = [], {}
     for method, by_seed in runs.items():
         for cell in [*cells, "average"]:
@@ -199,37 +206,53 @@ def aggregate(runs: dict[str, dict[int, dict[str, Any]]], cells: Sequence[str], 
             mean, ci = mean_ci95(values)
             table.append({"method": method, "cell": cell, "n": len(values), "mean": mean, "ci95": ci,
                           "values": values})
-        per_seed = {}
-        for seed in by_seed:
-            csv_path = out / f"seed{seed}" / method / "metrics.csv"
-            reach = target is not None and csv_path.exists()
-            per_seed[seed] = steps_to_target(read_csv(csv_path), target, window) if reach else None
+        per_seed = {seed: steps_to_target(curve_rows(run), target, window) if target is not None else None
+                    for seed, run in by_seed.items()}
         reached = [v for v in per_seed.values() if v is not None]
         sample_efficiency[method] = {"per_seed": per_seed, "reached": len(reached), "seeds": len(per_seed),
                                      "mean_env_steps": sum(reached) / len(reached) if reached else None}
     return table, sample_efficiency
 
 
-def _curves(out: Path, methods: Sequence[str], seeds: Sequence[int]) -> dict[str, dict[str, list[float]]]:
+def _curves(runs: dict[str, dict[int, dict[str, Any]]]) -> dict[str, dict[str, list[float]]]:
     """Per method: mean over seeds, per update, of cumulative env steps, train pass rate and mean step reward."""
-    from steptool_agents.runtime.metrics import read_csv
-
     curves = {}
-    for method in methods:
-        runs = [read_csv(p) for s in seeds if (p := out / f"seed{s}" / method / "metrics.csv").exists()]
-        runs = [r for r in runs if r and all(row.get("env_steps") not in (None, "") for row in r)]
-        if not runs:
+    for method, by_seed in runs.items():
+        series = [run["curve"] for run in by_seed.values() if run.get("curve") and run["curve"]["env_steps"]]
+        if not series:
             continue
-        n = min(len(r) for r in runs)  # seeds cut short (time budget) bound the common length
-
-        def column(key: str, runs: list[list[dict[str, str]]] = runs, n: int = n) -> list[list[float]]:
-            return [[float(row[key]) for row in r[:n]] for r in runs]
-
-        series = {"env_steps": [list(itertools.accumulate(s)) for s in column("env_steps")],
-                  "pass_rate": column("pass_rate"), "mean_step_reward": column("mean_step_reward")}
+        n = min(len(c["env_steps"]) for c in series)  # seeds cut short (time budget) bound the common length
+        columns = {"env_steps": [list(itertools.accumulate(c["env_steps"][:n])) for c in series],
+                   **{key: [c[key][:n] for c in series] for key in CURVE_KEYS[1:]}}
         curves[method] = {key: [sum(v[k] for v in values) / len(values) for k in range(n)]
-                          for key, values in series.items()}
+                          for key, values in columns.items()}
     return curves
+
+
+def reuse_runs(path: Path, base: dict[str, Any], bench: dict[str, Any], out: Path,
+               todo: Sequence[tuple[int, str]]) -> int:
+    """Write ``eval.json`` for each run of `todo` that the results file `path` holds and `out` lacks.
+
+    Runs live on one machine; a results file carries them to another (or to a fresh checkout) so a benchmark
+    can be continued there. Only a file made with the same preset settings is accepted.
+    """
+    data = json.loads(path.read_text())
+    for key, mine in (("config", base), ("eval_cells", bench["eval_cells"])):
+        theirs = data["config"] if key == "config" else data["bench"]["eval_cells"]
+        if theirs != mine:
+            raise SystemExit(f"--reuse {path}: its {key} differs from this preset's")
+    written = 0
+    for seed, method in todo:
+        run = data["runs"].get(method, {}).get(str(seed))
+        target = out / f"seed{seed}" / method / "eval.json"
+        if run is None or target.exists():
+            continue
+        if "curve" not in run:
+            raise SystemExit(f"--reuse {path}: run {method} seed {seed} has no train curve")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(run, indent=2))
+        written += 1
+    return written
 
 
 def plot(name: str, table: list[dict[str, Any]], curves: dict[str, dict[str, list[float]]],
@@ -322,6 +345,7 @@ def main() -> None:
     parser.add_argument("--time-budget", type=float, help="seconds: start no run expected to end past this")
     parser.add_argument("--out", help="run directory root (default runs/learning_<name>)")
     parser.add_argument("--note", default="", help="recorded with the machine, e.g. 'shared with 4 other jobs'")
+    parser.add_argument("--reuse", help="a results JSON of this preset whose finished runs count as done")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     from rich.console import Console
@@ -348,6 +372,9 @@ def main() -> None:
     start, durations = time.perf_counter(), []
     runs: dict[str, dict[int, dict[str, Any]]] = {m: {} for m in methods}
     todo = [(seed, method) for seed in seeds for method in methods]
+    if args.reuse:
+        reused = reuse_runs(Path(args.reuse), base, bench, out, todo)
+        console.print(f"reused {reused} finished run(s) from {args.reuse}")
     for k, (seed, method) in enumerate(todo, 1):
         run_dir = out / f"seed{seed}" / method
         if (run_dir / "eval.json").exists():
@@ -375,10 +402,10 @@ def main() -> None:
         durations.append(time.perf_counter() - t0)
     runs = {m: by_seed for m, by_seed in runs.items() if by_seed}
     window = int(bench["target_window"])
-    target = resolve_target(bench["target_pass_rate"], out, seeds, window)
-    table, efficiency = aggregate(runs, cells, out, target, window)
+    target = resolve_target(bench["target_pass_rate"], runs, window)
+    table, efficiency = aggregate(runs, cells, target, window)
     secondary = secondary_metrics(runs, cells)
-    curves = _curves(out, list(runs), seeds)
+    curves = _curves(runs)
     RESULTS.mkdir(parents=True, exist_ok=True)
     figures = plot(name, table, curves, cells) if table else []
     report = {"preset": name, "config": base, "bench": bench, "machine": machine_info(args.note),

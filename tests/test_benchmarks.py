@@ -17,11 +17,14 @@ from steptool_gym.bench import action_parse_cost, vector_throughput
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from learning import (
     METHODS,
+    aggregate,
+    curve_rows,
     final_pass_rate,
     load_preset,
     mean_ci95,
     merge,
     resolve_target,
+    reuse_runs,
     secondary_metrics,
     steps_to_target,
 )
@@ -62,19 +65,43 @@ def test_steps_to_target_uses_cumulative_steps_and_running_mean() -> None:
     assert steps_to_target([{"pass_rate": "1.0"}], 0.5) is None  # no env-step count logged
 
 
-def test_target_named_by_method_is_its_final_train_pass_rate_over_seeds(tmp_path: Path) -> None:
+def test_target_named_by_method_is_its_final_train_pass_rate_over_seeds() -> None:
     # the paper's "env steps to reach PPO-final's final pass rate": mean over PPO's seeds of its last update(s)
-    for seed, rates in ((0, "0.1 0.2 0.4"), (1, "0.0 0.3 0.2")):
-        run = tmp_path / f"seed{seed}" / "ppo"
-        run.mkdir(parents=True)
-        (run / "metrics.csv").write_text("pass_rate,env_steps\n" + "".join(f"{r},10\n" for r in rates.split()))
+    def run(*rates: float) -> dict[str, Any]:
+        return {"curve": {"env_steps": [10.0] * len(rates), "pass_rate": list(rates),
+                          "mean_step_reward": [0.0] * len(rates)}}
+
+    runs = {"ppo": {0: run(0.1, 0.2, 0.4), 1: run(0.0, 0.3, 0.2)}, "sft": {0: {"curve": None}}}
     assert final_pass_rate([{"pass_rate": "0.1"}, {"pass_rate": "0.4"}, {"pass_rate": "0.2"}], 2) == \
         pytest.approx(0.3)
     assert final_pass_rate([], 1) is None
-    assert resolve_target("ppo", tmp_path, [0, 1], 1) == pytest.approx(0.3)
-    assert resolve_target("ppo", tmp_path, [0, 1], 2) == pytest.approx((0.3 + 0.25) / 2)
-    assert resolve_target("ppo", tmp_path, [5], 1) is None  # PPO not run for that seed
-    assert resolve_target(0.25, tmp_path, [0], 1) == 0.25
+    assert curve_rows(runs["ppo"][0])[2] == {"env_steps": 10.0, "pass_rate": 0.4, "mean_step_reward": 0.0}
+    assert curve_rows(runs["sft"][0]) == []
+    assert resolve_target("ppo", runs, 1) == pytest.approx(0.3)
+    assert resolve_target("ppo", runs, 2) == pytest.approx((0.3 + 0.25) / 2)
+    assert resolve_target("grpo", runs, 1) is None  # GRPO not run
+    assert resolve_target(0.25, runs, 1) == 0.25
+    scored = {"ppo": {seed: {**r, "cells": {"c": {"pass_rate": 0.5}}} for seed, r in runs["ppo"].items()}}
+    table, efficiency = aggregate(scored, ["c"], 0.3, 1)
+    assert efficiency["ppo"]["per_seed"] == {0: 30.0, 1: 20.0} and table[0]["mean"] == 0.5
+
+
+def test_reuse_writes_finished_runs_of_a_matching_results_file(tmp_path: Path) -> None:
+    base, bench = {"algo": "steptool", "seed": 0}, {"eval_cells": ["G1/test_tool"]}
+    done = {"cells": {}, "curve": None}
+    results = tmp_path / "learning_x.json"
+    results.write_text(json.dumps({"config": base, "bench": bench, "runs": {"sft": {"0": done, "1": done}}}))
+    out = tmp_path / "runs"
+    (out / "seed1" / "sft").mkdir(parents=True)
+    (out / "seed1" / "sft" / "eval.json").write_text("{}")  # a local result wins
+    assert reuse_runs(results, base, bench, out, [(0, "sft"), (1, "sft"), (2, "sft"), (0, "ppo")]) == 1
+    assert json.loads((out / "seed0" / "sft" / "eval.json").read_text()) == done
+    assert (out / "seed1" / "sft" / "eval.json").read_text() == "{}"
+    with pytest.raises(SystemExit, match="its config differs"):
+        reuse_runs(results, {**base, "seed": 1}, bench, out, [(0, "sft")])
+    results.write_text(json.dumps({"config": base, "bench": bench, "runs": {"ppo": {"0": {"cells": {}}}}}))
+    with pytest.raises(SystemExit, match="has no train curve"):
+        reuse_runs(results, base, bench, out, [(0, "ppo")])
 
 
 def test_preset_target_must_be_a_number_or_a_method(tmp_path: Path) -> None:
