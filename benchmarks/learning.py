@@ -18,7 +18,8 @@ same command continues where it stopped. ``eval.json`` holds the run's train cur
 every run's ``eval.json``: ``--reuse benchmarks/results/learning_<name>.json`` continues on another machine.
 ``--time-budget`` starts no run that would likely end past it.
 
-Reported per method × cell: mean pass rate ± the 95% Student-t half-width over seeds; per method: env steps
+Reported per method × cell, over the seeds every method finished (methods paired by seed; the runs of other
+seeds stay in the results JSON for ``--reuse``): mean pass rate ± the 95% Student-t half-width; per method: env steps
 until the train-rollout pass rate (running mean over ``target_window`` updates, from the run's ``metrics.csv``
 ``env_steps`` and ``pass_rate``) first reaches the target. Each run records its wall and CPU seconds. Writes
 benchmarks/results/learning_<name>.json and the PNGs learning_<name>_curves.png (pass rate and step reward vs
@@ -229,6 +230,14 @@ def _curves(runs: dict[str, dict[int, dict[str, Any]]]) -> dict[str, dict[str, l
     return curves
 
 
+def paired_seeds(runs: dict[str, dict[int, dict[str, Any]]], seeds: Sequence[int]) -> tuple[list[int], list[int]]:
+    """The seeds every method in `runs` finished (what the tables compare, so methods are paired by seed) and the
+    seeds only some finished."""
+    done = [s for s in seeds if any(s in by_seed for by_seed in runs.values())]
+    complete = [s for s in done if all(s in by_seed for by_seed in runs.values())]
+    return complete, [s for s in done if s not in complete]
+
+
 def reuse_runs(path: Path, base: dict[str, Any], bench: dict[str, Any], out: Path,
                todo: Sequence[tuple[int, str]]) -> int:
     """Write ``eval.json`` for each run of `todo` that the results file `path` holds and `out` lacks.
@@ -400,7 +409,13 @@ def main() -> None:
         t0 = time.perf_counter()
         runs[method][seed] = run_method(cfg, run_dir, warm, cells, episodes, console)
         durations.append(time.perf_counter() - t0)
+    finished = {m: by_seed for m, by_seed in runs.items() if by_seed}
+    complete, partial = paired_seeds(finished, seeds)
+    runs = {m: {s: r for s, r in by_seed.items() if s in complete} for m, by_seed in finished.items()}
     runs = {m: by_seed for m, by_seed in runs.items() if by_seed}
+    if partial:
+        console.print(f"[yellow]seed(s) {', '.join(map(str, partial))}: not every method finished; kept in the "
+                      "results file's runs (for --reuse), left out of the tables")
     window = int(bench["target_window"])
     target = resolve_target(bench["target_pass_rate"], runs, window)
     table, efficiency = aggregate(runs, cells, target, window)
@@ -409,10 +424,11 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     figures = plot(name, table, curves, cells) if table else []
     report = {"preset": name, "config": base, "bench": bench, "machine": machine_info(args.note),
-              "versions": package_versions(), "methods": {m: METHODS[m] for m in runs}, "seeds": seeds,
+              "versions": package_versions(), "methods": {m: METHODS[m] for m in runs}, "seeds": complete,
+              "partial_seeds": partial,
               "eval_episodes": episodes, "target_pass_rate": target, "table": table, "secondary": secondary,
               "steps_to_target": efficiency, "curves": curves,
-              "runs": {m: {str(s): r for s, r in by_seed.items()} for m, by_seed in runs.items()},
+              "runs": {m: {str(s): r for s, r in by_seed.items()} for m, by_seed in finished.items()},
               "skipped": skipped, "figures": [str(p.relative_to(RESULTS.parent)) for p in figures],
               "wall_s": time.perf_counter() - start}
     (RESULTS / f"learning_{name}.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -305,14 +305,20 @@ def section_learning(results: Path, report_dir: Path) -> str:
         secondary = _secondary_table(data.get("secondary", {}))
         cfg = data["config"]
         model = cfg.get("model", {}).get("name", "tiny")
-        steps = [r["env_steps"] for by_seed in data["runs"].values() for r in by_seed.values() if r["env_steps"]]
+        paired = {str(seed) for seed in data["seeds"]}
+        steps = [r["env_steps"] for by_seed in data["runs"].values() for seed, r in by_seed.items()
+                 if r["env_steps"] and seed in paired]
+        partial = data.get("partial_seeds") or []
+        partial_text = (f"Seed(s) {partial} ran for some methods only: left out of these tables (methods are "
+                        "paired by seed); their finished runs are in the results file, which `--reuse` continues "
+                        "from. ") if partial else ""
         budget = (f"PPO/GRPO budget per run: {cfg.get('ppo', {}).get('updates', '?')} updates × "
                   f"{cfg.get('rollout', {}).get('episodes_per_update', '?')} episodes"
                   + (f"; ≈{sum(steps) / len(steps):,.0f} env steps per trained run" if steps else "") + ". ")
         out.append(f"### Preset `{data['preset']}` (model {model})\n\n" + _machine_line(data.get("machine"))
                    + budget
                    + f"Greedy held-out pass rate in %, mean ± 95% CI (Student t) over seeds {data['seeds']}, "
-                     f"{data['eval_episodes']} episodes per cell.\n\n"
+                     f"{data['eval_episodes']} episodes per cell. " + partial_text + "\n\n"
                    + md_table(("method", *cells, "seeds"), rows)
                    + secondary
                    + f"\nEnv steps until the train pass rate (running mean over {data['bench']['target_window']} "

@@ -23,6 +23,7 @@ from learning import (
     load_preset,
     mean_ci95,
     merge,
+    paired_seeds,
     resolve_target,
     reuse_runs,
     secondary_metrics,
@@ -86,6 +87,12 @@ def test_target_named_by_method_is_its_final_train_pass_rate_over_seeds() -> Non
     assert efficiency["ppo"]["per_seed"] == {0: 30.0, 1: 20.0} and table[0]["mean"] == 0.5
 
 
+def test_tables_pair_methods_on_the_seeds_all_of_them_finished() -> None:
+    runs = {"sft": {0: {}, 1: {}, 2: {}}, "ppo": {0: {}, 2: {}}}
+    assert paired_seeds(runs, [0, 1, 2, 3]) == ([0, 2], [1])
+    assert paired_seeds({"sft": {}}, [0]) == ([], [])
+
+
 def test_reuse_writes_finished_runs_of_a_matching_results_file(tmp_path: Path) -> None:
     base, bench = {"algo": "steptool", "seed": 0}, {"eval_cells": ["G1/test_tool"]}
     done = {"cells": {}, "curve": None}
@@ -137,8 +144,9 @@ def test_report_puts_ours_beside_the_paper(tmp_path: Path) -> None:
                                            "mean_return": {"mean": 1.5, "ci95": None, "values": []},
                                            "avg_steps": {"mean": 3.25, "ci95": 0.5, "values": []}}},
                 "steps_to_target": {"steptool": {"mean_env_steps": 120.0, "reached": 2, "seeds": 2}},
-                "runs": {"steptool": {"0": {"env_steps": 100.0}, "1": {"env_steps": 140.0}}},
-                "skipped": {}, "figures": ["results/learning_cpu_bars.png"]}
+                "runs": {"steptool": {"0": {"env_steps": 100.0}, "1": {"env_steps": 140.0},
+                                      "2": {"env_steps": 1000.0}}},  # seed 2: partial
+                "partial_seeds": [2], "skipped": {}, "figures": ["results/learning_cpu_bars.png"]}
     results = tmp_path / "results"
     results.mkdir()
     (results / "learning_cpu.json").write_text(json.dumps(learning))
@@ -148,6 +156,7 @@ def test_report_puts_ours_beside_the_paper(tmp_path: Path) -> None:
     assert "![learning_cpu_bars](results/learning_cpu_bars.png)" in text
     assert "| steptool | 0.125 ± 0.010 | 1.500 | 3.250 ± 0.500 |" in text
     assert "test cpu, 2 cores; shared" in text and "≈120 env steps per trained run" in text
+    assert "Seed(s) [2] ran for some methods only" in text
 
 
 def test_secondary_metrics_average_cells_then_seeds() -> None:
