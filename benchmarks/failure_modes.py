@@ -7,7 +7,8 @@ Each ``--model`` (a run directory, its ``model/`` or any path `steptool eval` ta
 episode's actions are replayed in a fresh env (the synthetic ToolBench is deterministic) and every step is put in
 one of `CATEGORIES` using only what ``info`` reports: ``status``, ``gold_call``, ``reward_components`` and, at the
 end, ``is_solved`` / ``gold_matched`` / ``gold_total``. Per model it reports the category counts over all steps and
-each episode's first mistake (the first step that is neither a new gold call nor a solving Finish). Writes
+each episode's first mistake (the first step that is neither a new gold call nor a solving Finish), and its
+``invalid arguments`` steps by kind (unexpected parameter, missing required parameter, wrong JSON type, ...). Writes
 benchmarks/results/failure_modes.json; `report.py` renders it.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -73,8 +75,28 @@ def classify_step(info: dict[str, Any], is_finish: bool | None, con_right_api: f
     return "gold API, other arguments" if info["reward_components"]["Con"] == con_right_api else "other API"
 
 
-def classify_episode(env: gym.Env, task_id: str, actions: Sequence[str], con_right_api: float) -> list[str]:
-    """Replay `actions` on task `task_id` of `env` (a fresh episode) and classify each step."""
+# The argument checks' messages (`steptool_gym.catalog.API.validate`), by what the model got wrong.
+_TYPE_ERROR = re.compile(r"must be of type (\w+), got (\w+)")
+_ARGUMENT_PROBLEMS = (("Unexpected parameter", "unexpected parameter"),
+                      ("Missing required parameter", "missing required parameter"),
+                      ("must not be empty", "empty required value"))
+
+
+def invalid_argument_kind(observation: str) -> str:
+    """What an ``invalid arguments`` step got wrong, from the error its observation reports."""
+    try:
+        error = str(json.loads(observation).get("error", ""))
+    except (ValueError, AttributeError):
+        error = observation
+    if match := _TYPE_ERROR.search(error):
+        return f"wrong type ({match[1]} expected, {match[2]} given)"
+    return next((kind for text, kind in _ARGUMENT_PROBLEMS if text in error), "other")
+
+
+def classify_episode(env: gym.Env, task_id: str, actions: Sequence[str], con_right_api: float,
+                     invalid_kinds: list[str] | None = None) -> list[str]:
+    """Replay `actions` on task `task_id` of `env` (a fresh episode) and classify each step; the kind of each
+    ``invalid arguments`` step is appended to `invalid_kinds` when given."""
     from steptool_gym.actions import ActionError, parse_action
 
     env.reset(options={"task_id": task_id})
@@ -84,20 +106,24 @@ def classify_episode(env: gym.Env, task_id: str, actions: Sequence[str], con_rig
             is_finish: bool | None = parse_action(action).is_finish
         except ActionError:
             is_finish = None
-        _, _, terminated, truncated, info = env.step(action)
+        observation, _, terminated, truncated, info = env.step(action)
         out.append(classify_step(info, is_finish, con_right_api))
+        if out[-1] == "invalid arguments" and invalid_kinds is not None:
+            invalid_kinds.append(invalid_argument_kind(observation))
         if terminated or truncated:
             break
     return out
 
 
-def summarise(episodes: Sequence[list[str]]) -> dict[str, Any]:
-    """Category counts over all steps and over each episode's first mistake (``no mistake`` when there is none)."""
+def summarise(episodes: Sequence[list[str]], invalid_kinds: Sequence[str] = ()) -> dict[str, Any]:
+    """Category counts over all steps and over each episode's first mistake (``no mistake`` when there is none),
+    and the ``invalid arguments`` steps by kind."""
     steps = Counter(c for episode in episodes for c in episode)
     first = Counter(next((c for c in episode if c not in _RIGHT), "no mistake") for episode in episodes)
     order = [*CATEGORIES, "no mistake"]
     return {"steps": {c: steps[c] for c in order if steps[c]},
             "first_mistake": {c: first[c] for c in order if first[c]},
+            "invalid_arguments": dict(Counter(invalid_kinds).most_common()),
             "episodes": len(episodes)}
 
 
@@ -139,9 +165,11 @@ def main() -> None:
         result = evaluate_policy(load_run_policy(model, cfg), cfg, split, episodes, seed=seed, console=console,
                                  keep_actions=True)
         env = gym.make(cfg.env_id, **env_kwargs(cfg, split))
-        per_episode = [classify_episode(env, task_id, actions, CON_RIGHT_API) for task_id, actions in result["actions"]]
+        kinds: list[str] = []
+        per_episode = [classify_episode(env, task_id, actions, CON_RIGHT_API, kinds)
+                       for task_id, actions in result["actions"]]
         env.close()
-        models[model] = {"pass_rate": result["pass_rate"], **summarise(per_episode),
+        models[model] = {"pass_rate": result["pass_rate"], **summarise(per_episode, kinds),
                          "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
         console.print(f"{model}: pass rate {result['pass_rate']:.3f}, first mistakes {models[model]['first_mistake']}")
     report = {"split": split, "episodes": episodes, "seed": seed, "models": models, "categories": list(CATEGORIES),

@@ -469,7 +469,16 @@ def section_failure_modes(results: Path) -> str:
             + f"Greedy episodes on {data['episodes']} tasks of `{data['split']}` (seed {data['seed']}, the same list "
               f"for every model; pass rate {passes}), each step classified from the env's `info`. First mistake per "
               "episode (the first step that is neither a new gold call nor a solving Finish):\n\n"
-            + table("first_mistake") + "\nAll steps:\n\n" + table("steps"))
+            + table("first_mistake") + "\nAll steps:\n\n" + table("steps") + _invalid_kinds(models))
+
+
+def _invalid_kinds(models: dict[str, dict[str, Any]]) -> str:
+    """The ``invalid arguments`` steps by kind, per model (results from before the split have none)."""
+    if not any(m.get("invalid_arguments") for m in models.values()):
+        return ""
+    kinds = list(dict.fromkeys(k for m in models.values() for k in m.get("invalid_arguments", {})))
+    rows = [(k, *(m.get("invalid_arguments", {}).get(k, 0) for m in models.values())) for k in kinds]
+    return "\nInvalid-argument steps by what the argument check reported:\n\n" + md_table(("kind", *models), rows)
 
 
 SECTIONS: tuple[tuple[str, Callable[..., str]], ...] = (

@@ -242,16 +242,27 @@ def test_failure_modes_classify_each_step_from_the_info() -> None:
                 f"Action: {gold.name}\nAction Input: {{\"unexpected\": 1}}",
                 f"Action: {gold.name}\nAction Input: {json.dumps(other_args)}",
                 actions[0], actions[0], f"Action: Finish\nAction Input: {give_answer}"]
-    steps = classify_episode(env, task_id, mistakes, CON_RIGHT_API)
+    kinds: list[str] = []
+    steps = classify_episode(env, task_id, mistakes, CON_RIGHT_API, kinds)
     assert steps == ["unparseable action", "unknown function", "invalid arguments", "gold API, other arguments",
                      "gold call", "repeated or failed gold call", "answer before all gold calls"]
+    assert kinds == ["unexpected parameter"]
+    key = next(iter(gold.arguments))
+    for value, kind in ((["a list"], "wrong type (string expected, list given)"), ("  ", "empty required value")):
+        wrong = [f"Action: {gold.name}\nAction Input: {json.dumps({**gold.arguments, key: value})}"]
+        assert classify_episode(env, task_id, wrong, CON_RIGHT_API, kinds) == ["invalid arguments"]
+        assert kinds[-1] == kind
+    missing = [f"Action: {gold.name}\nAction Input: {{}}"]
+    assert classify_episode(env, task_id, missing, CON_RIGHT_API, kinds) == ["invalid arguments"]
+    assert kinds[-1] == "missing required parameter"
     early = classify_episode(env, task_id, [actions[0], f"Action: Finish\nAction Input: {give_answer}"], CON_RIGHT_API)
     assert early == ["gold call", "answer before all gold calls"]
     quit_ = classify_episode(env, task_id, ['Action: Finish\nAction Input: {"return_type": "give_up_and_restart"}'],
                              CON_RIGHT_API)
     assert quit_ == ["gave up"]
-    out = summarise([["gold call", "solved"], steps, early])
+    out = summarise([["gold call", "solved"], steps, early], ["unexpected parameter", "other", "other"])
     assert out["first_mistake"] == {"unparseable action": 1, "answer before all gold calls": 1, "no mistake": 1}
+    assert out["invalid_arguments"] == {"other": 2, "unexpected parameter": 1}
     assert out["steps"]["gold call"] == 3 and out["episodes"] == 3
 
 
@@ -259,9 +270,10 @@ def test_report_renders_failure_modes_per_model(tmp_path: Path) -> None:
     data = {"split": "test_instruction", "episodes": 2, "seed": 777, "categories": ["gold call", "other API"],
             "machine": {"cpu": "test cpu", "cores": 2},
             "models": {"sft": {"pass_rate": 0.5, "first_mistake": {"other API": 1, "no mistake": 1},
-                               "steps": {"gold call": 3, "other API": 1}},
+                               "steps": {"gold call": 3, "other API": 1},
+                               "invalid_arguments": {"missing required parameter": 2}},
                        "ppo": {"pass_rate": 0.0, "first_mistake": {"other API": 2}, "steps": {"other API": 4}}}}
     (tmp_path / "failure_modes.json").write_text(json.dumps(data))
     text = build_report(tmp_path, tmp_path / "REPORT.md")
     assert "| other API | 1 | 2 |" in text and "| no mistake | 1 | 0 |" in text and "| gold call | 3 | 0 |" in text
-    assert "`sft` 0.500, `ppo` 0.000" in text
+    assert "`sft` 0.500, `ppo` 0.000" in text and "| missing required parameter | 2 | 0 |" in text
