@@ -15,7 +15,8 @@ run directory whose model/SFT settings match the preset's, so all methods of a s
 model (``sft`` is that model, evaluated as is). Runs live in ``OUT/seed<S>/<method>/``; one with an
 ``eval.json`` is done and skipped, an interrupted one resumes from its last checkpoint, so re-running the
 same command continues where it stopped. ``eval.json`` holds the run's train curve too, and a results JSON holds
-every run's ``eval.json``: ``--reuse benchmarks/results/learning_<name>.json`` continues on another machine.
+every run's ``eval.json``: ``--reuse benchmarks/results/learning_<name>.json`` continues on another machine
+(a file of the same config, cells and episodes only).
 ``--time-budget`` starts no run that would likely end past it.
 
 Reported per method × cell, over the seeds every method finished (methods paired by seed; the runs of other
@@ -238,18 +239,20 @@ def paired_seeds(runs: dict[str, dict[int, dict[str, Any]]], seeds: Sequence[int
     return complete, [s for s in done if s not in complete]
 
 
-def reuse_runs(path: Path, base: dict[str, Any], bench: dict[str, Any], out: Path,
+def reuse_runs(path: Path, base: dict[str, Any], cells: Sequence[str], episodes: int, out: Path,
                todo: Sequence[tuple[int, str]]) -> int:
     """Write ``eval.json`` for each run of `todo` that the results file `path` holds and `out` lacks.
 
     Runs live on one machine; a results file carries them to another (or to a fresh checkout) so a benchmark
-    can be continued there. Only a file made with the same preset settings is accepted.
+    can be continued there. Only a file made with the same config, evaluation cells and episodes is accepted.
     """
     data = json.loads(path.read_text())
-    for key, mine in (("config", base), ("eval_cells", bench["eval_cells"])):
-        theirs = data["config"] if key == "config" else data["bench"]["eval_cells"]
-        if theirs != mine:
-            raise SystemExit(f"--reuse {path}: its {key} differs from this preset's")
+    mine = {"config": base, "eval_cells": list(cells), "eval_episodes": episodes}
+    theirs = {"config": data["config"], "eval_cells": data["bench"]["eval_cells"],
+              "eval_episodes": data["eval_episodes"]}
+    for key in mine:
+        if theirs[key] != mine[key]:
+            raise SystemExit(f"--reuse {path}: its {key} differs from this run's")
     written = 0
     for seed, method in todo:
         run = data["runs"].get(method, {}).get(str(seed))
@@ -382,7 +385,7 @@ def main() -> None:
     runs: dict[str, dict[int, dict[str, Any]]] = {m: {} for m in methods}
     todo = [(seed, method) for seed in seeds for method in methods]
     if args.reuse:
-        reused = reuse_runs(Path(args.reuse), base, bench, out, todo)
+        reused = reuse_runs(Path(args.reuse), base, cells, episodes, out, todo)
         console.print(f"reused {reused} finished run(s) from {args.reuse}")
     for k, (seed, method) in enumerate(todo, 1):
         run_dir = out / f"seed{seed}" / method

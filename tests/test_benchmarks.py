@@ -94,21 +94,24 @@ def test_tables_pair_methods_on_the_seeds_all_of_them_finished() -> None:
 
 
 def test_reuse_writes_finished_runs_of_a_matching_results_file(tmp_path: Path) -> None:
-    base, bench = {"algo": "steptool", "seed": 0}, {"eval_cells": ["G1/test_tool"]}
+    base, cells = {"algo": "steptool", "seed": 0}, ["G1/test_tool"]
     done = {"cells": {}, "curve": None}
     results = tmp_path / "learning_x.json"
-    results.write_text(json.dumps({"config": base, "bench": bench, "runs": {"sft": {"0": done, "1": done}}}))
+    made = {"config": base, "bench": {"eval_cells": cells}, "eval_episodes": 8}
+    results.write_text(json.dumps({**made, "runs": {"sft": {"0": done, "1": done}}}))
     out = tmp_path / "runs"
     (out / "seed1" / "sft").mkdir(parents=True)
     (out / "seed1" / "sft" / "eval.json").write_text("{}")  # a local result wins
-    assert reuse_runs(results, base, bench, out, [(0, "sft"), (1, "sft"), (2, "sft"), (0, "ppo")]) == 1
+    assert reuse_runs(results, base, cells, 8, out, [(0, "sft"), (1, "sft"), (2, "sft"), (0, "ppo")]) == 1
     assert json.loads((out / "seed0" / "sft" / "eval.json").read_text()) == done
     assert (out / "seed1" / "sft" / "eval.json").read_text() == "{}"
     with pytest.raises(SystemExit, match="its config differs"):
-        reuse_runs(results, {**base, "seed": 1}, bench, out, [(0, "sft")])
-    results.write_text(json.dumps({"config": base, "bench": bench, "runs": {"ppo": {"0": {"cells": {}}}}}))
+        reuse_runs(results, {**base, "seed": 1}, cells, 8, out, [(0, "sft")])
+    with pytest.raises(SystemExit, match="its eval_episodes differs"):
+        reuse_runs(results, base, cells, 16, out, [(0, "sft")])
+    results.write_text(json.dumps({**made, "runs": {"ppo": {"0": {"cells": {}}}}}))
     with pytest.raises(SystemExit, match="has no train curve"):
-        reuse_runs(results, base, bench, out, [(0, "ppo")])
+        reuse_runs(results, base, cells, 8, out, [(0, "ppo")])
 
 
 def test_preset_target_must_be_a_number_or_a_method(tmp_path: Path) -> None:
