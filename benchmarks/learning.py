@@ -246,10 +246,13 @@ def reuse_runs(path: Path, base: dict[str, Any], cells: Sequence[str], episodes:
     Runs live on one machine; a results file carries them to another (or to a fresh checkout) so a benchmark
     can be continued there. Only a file made with the same config, evaluation cells and episodes is accepted.
     """
-    data = json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_text())
+        theirs = {"config": data["config"], "eval_cells": data["bench"]["eval_cells"],
+                  "eval_episodes": data["eval_episodes"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"--reuse {path}: not a learning results file ({type(exc).__name__}: {exc})") from None
     mine = {"config": base, "eval_cells": list(cells), "eval_episodes": episodes}
-    theirs = {"config": data["config"], "eval_cells": data["bench"]["eval_cells"],
-              "eval_episodes": data["eval_episodes"]}
     for key in mine:
         if theirs[key] != mine[key]:
             raise SystemExit(f"--reuse {path}: its {key} differs from this run's")

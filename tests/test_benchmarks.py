@@ -109,6 +109,8 @@ def test_reuse_writes_finished_runs_of_a_matching_results_file(tmp_path: Path) -
         reuse_runs(results, {**base, "seed": 1}, cells, 8, out, [(0, "sft")])
     with pytest.raises(SystemExit, match="its eval_episodes differs"):
         reuse_runs(results, base, cells, 16, out, [(0, "sft")])
+    with pytest.raises(SystemExit, match="not a learning results file"):
+        reuse_runs(tmp_path / "missing.json", base, cells, 8, out, [(0, "sft")])
     results.write_text(json.dumps({**made, "runs": {"ppo": {"0": {"cells": {}}}}}))
     with pytest.raises(SystemExit, match="has no train curve"):
         reuse_runs(results, base, cells, 8, out, [(0, "ppo")])
