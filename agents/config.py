@@ -354,6 +354,9 @@ class TrainConfig:
     group: str | None = None
     eval_split: str = "test_instruction"
     eval_episodes: int = 32
+    # Also evaluate every N updates and at the last (0: only at the end of the run): greedy, on the same task list
+    # as the final evaluation; the results are the update's eval_* columns of metrics.csv (TensorBoard eval/).
+    eval_every: int = 0
     max_steps: int = 6
     seed: int = 0
     checkpoint_every: int = 5
@@ -383,6 +386,7 @@ class TrainConfig:
                f"env_id must be a registered env ID; got {str(self.env_id)[:80]!r}; {env_id_hint(self.env_id)}")
         _check(0 <= self.seed < MAX_SEED, f"seed must be in [0, 2**32); got {str(self.seed)[:40]}")
         _check(self.eval_episodes >= 1, "eval_episodes must be >= 1")
+        _check(self.eval_every >= 0, "eval_every must be >= 0")
         _check(self.max_steps >= 1, "max_steps must be >= 1")
         _check(self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
         _check(self.threads >= 0, "threads must be >= 0")

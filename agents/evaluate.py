@@ -8,6 +8,7 @@ long its episodes are; ``per_task`` in the result pairs them task by task.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,11 @@ def load_run_policy(model_dir: str | Path, cfg: TrainConfig) -> Policy:
 
 
 def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int, seed: int = 12345,
-                    greedy: bool = True, console: Console | None = None, keep_actions: bool = False) -> dict[str, Any]:
+                    greedy: bool = True, console: Console | None = None, keep_actions: bool = False,
+                    on_episode: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Pass rate, average steps, tool-call precision/recall/F1 and mean return on `split` (batched, greedy by default);
-    a progress bar on `console` when given. `keep_actions` adds ``actions``: ``[task_id, [action text, ...]]`` per
-    episode, in ``per_task``'s order."""
+    a progress bar on `console` when given, `on_episode(n)` after each episode. `keep_actions` adds ``actions``:
+    ``[task_id, [action text, ...]]`` per episode, in ``per_task``'s order."""
     fmt = make_format(cfg.model.prompt_format, policy.tokenizer)
     gen = HFGenerator.from_config(policy.model, policy.tokenizer, cfg.rollout)
     tasks = eval_task_ids(cfg, split, episodes, seed)
@@ -63,8 +65,13 @@ def evaluate_policy(policy: Policy, cfg: TrainConfig, split: str, episodes: int,
     adapter = policy.reference() if policy.adapter_is_identity() else contextlib.nullcontext()
     try:
         with adapter, progress(console, f"eval {split}", episodes) as bar:
+            def ended(n: int) -> None:
+                bar.update(completed=n)
+                if on_episode is not None:
+                    on_episode(n)
+
             trajs = collector.collect(episodes, [seed + i for i in range(envs.num_envs)], greedy=greedy,
-                                      on_episode=lambda n: bar.update(completed=n))
+                                      on_episode=ended)
     finally:
         envs.close()
     stats = episode_stats(trajs)

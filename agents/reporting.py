@@ -30,6 +30,8 @@ def tag(key: str, group: str | None = None) -> str:
     """The grouped TensorBoard tag of a metric key (``pass_rate`` -> ``rollout/pass_rate``)."""
     if "/" in key:
         return key
+    if group is None and key.startswith("eval_"):  # the trainer's periodic evaluation (`TrainConfig.eval_every`)
+        return f"eval/{key[len('eval_'):]}"
     if group is None:
         group = "rollout" if key in _ROLLOUT_KEYS or key.startswith(("reward", "return")) else "train"
     return f"{group}/{key}"

@@ -45,7 +45,10 @@ from steptool_agents.runtime.checkpoint import latest_checkpoint, load_checkpoin
 from steptool_agents.runtime.metrics import MetricsLogger, plot_curves
 from steptool_agents.warmstart import build_base_model, run_device
 
-__all__ = ["check_data_parallel", "run_training", "seed_everything", "total_rounds", "train"]
+__all__ = ["EVAL_CURVE_KEYS", "check_data_parallel", "run_training", "seed_everything", "total_rounds", "train"]
+
+# What the periodic evaluation (`TrainConfig.eval_every`) adds to an update's metrics, as ``eval_<key>``.
+EVAL_CURVE_KEYS = ("pass_rate", "avg_steps", "tool_call_precision", "tool_call_recall", "mean_return")
 
 
 def seed_everything(seed: int) -> None:
@@ -100,13 +103,17 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False, consol
     distributed.barrier()  # the other ranks load the model rank 0 built
     policy = load_policy(out / "model", cfg.model, device=run_device(cfg))
     summary: dict[str, Any] = {"algo": cfg.algo, "out": str(out)}
+    last_eval = None
     if registry.get(cfg.algo).target is not None:  # sft trains in the warm start only
-        summary["train"] = train(cfg, policy, out, resume, console)
+        summary["train"], last_eval = train(cfg, policy, out, resume, console)
         if main:
             save_dir_atomic(out / "final", lambda d: save_adapter_dir(policy, cfg, d))
     if evaluate and main:
-        summary["eval"] = evaluate_policy(policy, cfg, cfg.eval_split, cfg.eval_episodes, seed=cfg.seed + 777,
-                                          console=console)
+        # The periodic evaluation of the last update is this one (same policy, tasks and seed): not played twice.
+        if last_eval is None:
+            last_eval = evaluate_policy(policy, cfg, cfg.eval_split, cfg.eval_episodes, seed=cfg.seed + 777,
+                                        console=console)
+        summary["eval"] = last_eval
         write_text_atomic(out / "eval.json", json.dumps(summary["eval"], indent=2))
         reporter = Reporter(out, [r for r in cfg.report_to if r != "csv"])
         reporter.scalars({k: v for k, v in summary["eval"].items() if isinstance(v, float)}, total_rounds(cfg), "eval")
@@ -119,8 +126,10 @@ def _info(stats: dict[str, float]) -> str:
     return info + (f"  kl {stats['kl_ref']:.4f}" if "kl_ref" in stats else "")
 
 
-def train(cfg: TrainConfig, policy: Policy, out: Path, resume: bool, console: Console) -> dict[str, float]:
-    """Run ``cfg.algo``'s rounds on `policy` into `out` (log, checkpoint, resume); returns the last round's metrics."""
+def train(cfg: TrainConfig, policy: Policy, out: Path, resume: bool, console: Console,
+          ) -> tuple[dict[str, float], dict[str, Any] | None]:
+    """Run ``cfg.algo``'s rounds on `policy` into `out` (log, checkpoint, resume, evaluate every ``eval_every``
+    rounds); returns the last round's metrics and, when this call evaluated the last round, that evaluation."""
     spec = registry.get(cfg.algo)
     offline = None
     if cfg.offline_csv:
@@ -140,11 +149,17 @@ def train(cfg: TrainConfig, policy: Policy, out: Path, resume: bool, console: Co
     logger = (MetricsLogger(out, resume_from=algo.update if ckpt is not None else None, report_to=cfg.report_to)
               if main else None)
     last: dict[str, float] = {}
+    last_eval = None
     try:
         with progress(console, f"{cfg.algo} rounds", total, completed=algo.update) as bar:
             algo.on_progress = lambda info: bar.update(info=info)
             while algo.update < total:
                 last = algo.iterate()
+                if main and cfg.eval_every and (algo.update % cfg.eval_every == 0 or algo.update == total):
+                    last_eval = evaluate_policy(
+                        policy, cfg, cfg.eval_split, cfg.eval_episodes, seed=cfg.seed + 777,
+                        on_episode=lambda n: bar.update(info=f"round {algo.update}: eval {n}/{cfg.eval_episodes}"))
+                    last = {**last, **{f"eval_{k}": float(last_eval[k]) for k in EVAL_CURVE_KEYS}}
                 if logger is not None:
                     logger.log(algo.update, last)
                 bar.update(completed=algo.update, info=_info(last))
@@ -153,9 +168,9 @@ def train(cfg: TrainConfig, policy: Policy, out: Path, resume: bool, console: Co
                         save_checkpoint(out, algo.update, policy, algo.optimizer, algo.state(), algo.extra_tensors())
                     distributed.barrier()  # no rank moves past a round whose checkpoint is not on disk
         if logger is not None and logger.rows:
-            plot_curves(logger.rows, spec.curves, out / "learning_curve.png", title=algo.title)
+            plot_curves(logger.rows, [*spec.curves, "eval_pass_rate"], out / "learning_curve.png", title=algo.title)
     finally:
         if logger is not None:
             logger.close()
         algo.close()
-    return last
+    return last, (last_eval if last_eval is not None and algo.update == total else None)

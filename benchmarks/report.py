@@ -481,6 +481,25 @@ def _invalid_kinds(models: dict[str, dict[str, Any]]) -> str:
     return "\nInvalid-argument steps by what the argument check reported:\n\n" + md_table(("kind", *models), rows)
 
 
+def section_rollout_replay(results: Path) -> str:
+    data = _load(results, "rollout_replay.json")
+    if not data:
+        return _not_run("python benchmarks/rollout_replay.py --run DIR --round N")
+    r, n = data["resamples"], data["episodes"]
+    rows = [("logged in training", data["logged"]["pass_rate"]),
+            ("exact replay (checkpoint, same sampling stream)", data["replayed"]["pass_rate"]),
+            *((f"resampled, {key.replace('_', ' ')}", ", ".join(f"{p:.3f}" for p in r[key]["pass_rates"]))
+              for key in ("checkpoint", "start_model") if r[key]["pass_rates"])]
+    curve = ", ".join(f"{p:.3f}" for p in data.get("logged_curve", []))  # files from before the curve was kept
+    return (_machine_line(data.get("machine"))
+            + f"Round {data['round']} of `{data['run']}` ({data['algo']}"
+              + (f"; logged rollout pass rate per round: {curve}" if curve else "") + ") "
+              f"replayed from checkpoint {data['round'] - 1} on the same {n} tasks: the replay "
+              f"{'reproduces' if data['replay_matches_log'] else 'does NOT reproduce'} the logged pass rate, step "
+              "reward and action-token count. Resamples draw new tokens on the same tasks with that checkpoint and "
+              "with the run's start model (adapter off).\n\n" + md_table(("rollout", "pass rate"), rows))
+
+
 SECTIONS: tuple[tuple[str, Callable[..., str]], ...] = (
     ("Machine and versions", section_machine),
     ("Environment throughput", section_env),
@@ -492,6 +511,7 @@ SECTIONS: tuple[tuple[str, Callable[..., str]], ...] = (
     ("SB3 learning", section_sb3),
     ("Quickstart: held-out pass rate of an LLM agent", section_quickstart),
     ("Where the quickstart agent fails", section_failure_modes),
+    ("Is a rising rollout pass rate learning? (round replay)", section_rollout_replay),
     ("Trainer throughput vs TRL", section_trainer),
     ("OpenEnv server throughput", section_serve),
 )

@@ -104,6 +104,28 @@ def test_resume_equals_uninterrupted(tmp_path: Path, algo: str) -> None:
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_periodic_eval_logs_a_held_out_curve_and_leaves_training_unchanged(tmp_path: Path) -> None:
+    from steptool_agents.reporting import tag
+    from steptool_agents.trainer import EVAL_CURVE_KEYS
+
+    plain, periodic = tmp_path / "plain", tmp_path / "periodic"
+    run_training(_cfg(ppo={"updates": 3}), plain, evaluate=True)
+    summary = run_training(_cfg(ppo={"updates": 3}, eval_every=2), periodic, evaluate=True)
+    rows = read_csv(periodic / "metrics.csv")
+    eval_keys = [f"eval_{k}" for k in EVAL_CURVE_KEYS]
+    # Every 2nd update and the last; the CSV leaves the others empty.
+    assert [[r[k] != "" for k in eval_keys] for r in rows] == [[False] * 5, [True] * 5, [True] * 5]
+    # Evaluating between updates changes nothing the training does (greedy decoding, seeded envs).
+    assert [{k: v for k, v in r.items() if k not in eval_keys} for r in _rows(periodic)] == _rows(plain)
+    final = json.loads((plain / "eval.json").read_text())
+    assert summary["eval"] == final  # the last update's periodic evaluation is the final one, not played twice
+    assert json.loads((periodic / "eval.json").read_text()) == final
+    assert float(rows[-1]["eval_pass_rate"]) == final["pass_rate"]
+    assert tag("eval_pass_rate") == "eval/pass_rate"
+    with pytest.raises(ValueError, match="eval_every must be >= 0"):
+        _cfg(eval_every=-1)
+
+
 def test_checkpoints_are_complete_and_pointer_is_latest(tmp_path: Path) -> None:
     run_training(_cfg(ppo={"updates": 2}), tmp_path, evaluate=False)
     ckpts = tmp_path / "checkpoints"

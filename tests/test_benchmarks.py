@@ -133,7 +133,7 @@ def test_merge_replaces_values_and_merges_sections() -> None:
 
 def test_report_without_results_says_not_yet_run(tmp_path: Path) -> None:
     text = build_report(tmp_path, tmp_path / "REPORT.md")
-    assert text.count("Not yet run") == 13  # every section but the machine (the quickstart section: CPU and GPU)
+    assert text.count("Not yet run") == 14  # every section but the machine (the quickstart section: CPU and GPU)
     assert "56.4 ± 1.8" in text  # the paper's SFT CoT I1 Ins. row is always shown
 
 
@@ -282,3 +282,42 @@ def test_report_renders_failure_modes_per_model(tmp_path: Path) -> None:
     text = build_report(tmp_path, tmp_path / "REPORT.md")
     assert "| other API | 1 | 2 |" in text and "| no mistake | 1 | 0 |" in text and "| gold call | 3 | 0 |" in text
     assert "`sft` 0.500, `ppo` 0.000" in text and "| missing required parameter | 2 | 0 |" in text
+
+
+def test_report_renders_a_round_replay(tmp_path: Path) -> None:
+    data = {"run": "runs/x", "algo": "steptool", "round": 5, "episodes": 16, "logged_curve": [0.125, 0.3125],
+            "logged": {"pass_rate": 0.3125}, "replayed": {"pass_rate": 0.3125}, "replay_matches_log": True,
+            "resamples": {"checkpoint": {"pass_rates": [0.25]}, "start_model": {"pass_rates": [0.1875]}}}
+    (tmp_path / "rollout_replay.json").write_text(json.dumps(data))
+    text = build_report(tmp_path, tmp_path / "REPORT.md")
+    assert "the replay reproduces the logged" in text and "0.125, 0.312" in text
+    assert "| resampled, checkpoint | 0.250 |" in text and "| resampled, start model | 0.188 |" in text
+
+
+def test_rollout_replay_reproduces_the_logged_round_and_resamples_it(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    from rollout_replay import replay
+
+    from steptool_agents.config import TrainConfig
+    from steptool_agents.trainer import run_training
+    from steptool_envs.toy import register_toy_env
+
+    cfg = TrainConfig.from_dict({
+        "algo": "steptool", "env_id": register_toy_env(), "max_steps": 3, "checkpoint_every": 1,
+        "warm_start_sft": True, "threads": 1, "env_kwargs": {"reward_mode": "step"},
+        "model": {"vocab_size": 400, "hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128,
+                  "tokenizer_episodes": 8, "max_context_tokens": 448, "max_prompt_tokens": 40, "lora_r": 4},
+        "sft": {"episodes": 16, "epochs": 40, "batch_size": 4, "learning_rate": 1e-2},
+        "rollout": {"num_envs": 4, "episodes_per_update": 4, "max_new_tokens": 48},
+        "ppo": {"updates": 3, "minibatch_size": 2, "grad_accum_steps": 2, "learning_rate": 1e-4,
+                "target_approx_kl": None}})
+    run_training(cfg, tmp_path, evaluate=False)
+    result = replay(tmp_path, 3, resamples=2)
+    assert result["replay_matches_log"] and result["episodes"] == 4
+    assert result["logged"]["action_tokens"] == result["replayed"]["action_tokens"]
+    assert result["logged"]["mean_step_reward"] == result["replayed"]["mean_step_reward"] != 0.0
+    for key in ("checkpoint", "start_model"):  # the same tasks, played again
+        assert [s["tasks"] for s in result["samples"][key]] == [result["replayed"]["tasks"]] * 2
+    with pytest.raises(SystemExit, match="round 1 has no checkpoint"):
+        replay(tmp_path, 1, resamples=0)

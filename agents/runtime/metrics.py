@@ -69,17 +69,19 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def plot_curves(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], path: Path, title: str = "") -> None:
-    """One subplot per metric in `keys` against ``update`` (matplotlib Agg, no display needed)."""
+    """One subplot per metric in `keys` against ``update`` (matplotlib Agg, no display needed); a key no row has
+    is left out."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in keys if rows and k in rows[0]]
+    # A metric logged on some updates only (the periodic evaluation) is drawn at those; the CSV leaves it empty.
+    keys = [k for k in keys if any(r.get(k) not in (None, "") for r in rows)]
     fig, axes = plt.subplots(1, max(len(keys), 1), figsize=(4 * max(len(keys), 1), 3.2), squeeze=False)
-    xs = [float(r["update"]) for r in rows]
     for ax, key in zip(axes[0], keys, strict=False):
-        ax.plot(xs, [float(r[key]) for r in rows], marker="o", ms=3)
+        points = [(float(r["update"]), float(r[key])) for r in rows if r.get(key) not in (None, "")]
+        ax.plot(*zip(*points, strict=True), marker="o", ms=3)
         ax.set_xlabel("update")
         ax.set_title(key)
         ax.grid(alpha=0.3)
