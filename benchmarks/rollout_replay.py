@@ -14,6 +14,7 @@ model scores on the same tasks. Writes benchmarks/results/rollout_replay.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import time
@@ -69,15 +70,13 @@ def replay(run: Path, round_: int, resamples: int) -> dict[str, Any]:
                     "cpu_s": time.process_time() - cpu}
 
         exact = play()
-        samples: dict[str, list[dict[str, Any]]] = {"checkpoint": [], "start_model": []}
-        for key in samples:
+        models = {"checkpoint": contextlib.nullcontext, "start_model": policy.reference}
+        samples: dict[str, list[dict[str, Any]]] = {key: [] for key in models}
+        for key, adapter in models.items():
             for k in range(1, resamples + 1):
                 torch.manual_seed(k)
-                if key == "checkpoint":
+                with adapter():
                     samples[key].append(play())
-                else:
-                    with policy.reference():
-                        samples[key].append(play())
     finally:
         algo.close()
     summary = {key: {"pass_rates": [s["pass_rate"] for s in runs],
