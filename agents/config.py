@@ -255,9 +255,13 @@ class SFTConfig:
     full_finetune: bool = True  # train all weights (a from-scratch tiny model); False: LoRA only
     rft_rounds: int = 2  # RFT: sample, keep solved trajectories, fine-tune
     rft_episodes: int = 16
+    # share of demos with one rejected call (another function, the gold arguments) before a gold call, kept in the
+    # context and not trained on: the policy sees an error message followed by its fix (`rollout.oracle`)
+    recovery_share: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.episodes >= 1 and self.epochs >= 1 and self.batch_size >= 1, "sft sizes must be >= 1")
+        _check(0.0 <= self.recovery_share <= 1.0, "sft.recovery_share must be in [0, 1]")
         _check(self.learning_rate > 0, "sft.learning_rate must be > 0")
         _check(self.rft_rounds >= 1 and self.rft_episodes >= 1, "sft.rft_rounds and rft_episodes must be >= 1")
 

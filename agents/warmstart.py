@@ -57,7 +57,7 @@ def build_base_model(cfg: TrainConfig, out: Path, console: Console | None = None
     m = cfg.model
     demos_needed = registry.get(cfg.algo).demos or cfg.warm_start_sft
     episodes = oracle_episodes(cfg.env_id, max(cfg.sft.episodes, m.tokenizer_episodes if m.name == "tiny" else 0),
-                               cfg.seed, **env_kwargs(cfg, cfg.split))
+                               cfg.seed, recovery_share=cfg.sft.recovery_share, **env_kwargs(cfg, cfg.split))
     if m.name == "tiny":
         corpus_format = "react" if m.prompt_format == "chat" else m.prompt_format  # a new tokenizer has no template
         tokenizer = train_bpe_tokenizer(episode_texts(episodes[:m.tokenizer_episodes], "</s>", corpus_format),

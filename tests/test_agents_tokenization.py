@@ -147,6 +147,44 @@ def test_terse_demos_train_on_the_terse_text_and_keep_the_rewards() -> None:
         assert sum(t.action_mask) < sum(f.action_mask)  # fewer tokens to generate and train on
 
 
+def test_recovery_demos_show_a_rejected_call_in_the_context_and_train_on_the_fix() -> None:
+    import steptool_gym  # noqa: F401 - registers the envs
+    from steptool_agents.rollout.oracle import demo_trajectories, oracle_episodes
+    from steptool_gym.actions import parse_react
+
+    kwargs = {"split": "train", "group": "G1", "max_steps": 6}
+    plain = oracle_episodes("StepTool-ToolBench-v0", 12, 0, **kwargs)
+    mixed = oracle_episodes("StepTool-ToolBench-v0", 12, 0, recovery_share=1.0, **kwargs)
+    tok = train_bpe_tokenizer(CORPUS, 400)
+    fmt = make_format("react_terse", tok)
+    with_mistake = 0
+    for p, m, tp, tm in zip(plain, mixed, demo_trajectories(plain, fmt, tok), demo_trajectories(mixed, fmt, tok),
+                            strict=True):
+        assert m.solved == p.solved == 1.0
+        gold_turns = [turn for k, turn in enumerate(m.turns) if k not in m.mistakes]
+        assert [turn[0] for turn in gold_turns] == [turn[0] for turn in p.turns]  # the same gold calls, in order
+        # The policy is trained on exactly the plain demo's actions, never on the mistake.
+        assert tm.actions_text == tp.actions_text and tm.rewards == tp.rewards
+        if not m.mistakes:
+            continue
+        with_mistake += 1
+        (k,) = m.mistakes
+        text, obs, name, _, final = m.turns[k]
+        fixed = parse_react(m.turns[k + 1][0])
+        assert not final and name != fixed.name and parse_react(text).arguments == fixed.arguments
+        assert "Unexpected parameter" in obs and name.rsplit("_for_", 1)[1] == fixed.name.rsplit("_for_", 1)[1]
+        # ... and it sits in the context, as prompt tokens, right before the fix.
+        mistake_ids = encode(tok, fmt.render_action(parse_react(text))) + [tok.eos_token_id]
+        assert len(tm.tokens) > len(tp.tokens) and sum(tm.action_mask) == sum(tp.action_mask)
+        assert any(tm.tokens[i:i + len(mistake_ids)] == mistake_ids and not any(tm.action_mask[i:i + len(mistake_ids)])
+                   for i in range(len(tm.tokens)))
+    assert with_mistake >= 10  # every demo whose calls take arguments and fit the step limit
+    with pytest.raises(ValueError, match="recovery_share"):
+        from steptool_agents.config import SFTConfig
+
+        SFTConfig(recovery_share=1.5)
+
+
 def test_chat_template_format_with_tools(tok) -> None:
     tok = train_bpe_tokenizer(CORPUS, 400)
     tok.chat_template = (
