@@ -15,6 +15,7 @@ ToolBench with SmolLM2 (README, "Current quickstart result"), it lowered the hel
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -97,27 +98,20 @@ def _with_mistake(env: gym.Env, env_id: str, seed: int, ep: OracleEpisode,
                   rng: random.Random) -> OracleEpisode | None:
     """`ep` replayed with one rejected call before a random gold call, or None when no call can be made to fail
     for certain (no arguments, no function lacking one of them) or the step limit leaves no room."""
-    gold = [parse_react(text) for text, *_ in ep.turns]
     if len(ep.turns) + 1 > env.unwrapped.max_steps:
         return None
-    k = rng.randrange(len(gold) - 1) if len(gold) > 1 else 0
-    call = gold[k]
+    k = rng.randrange(len(ep.turns) - 1) if len(ep.turns) > 1 else 0
+    call = parse_react(ep.turns[k][0])
     if call.is_finish or not call.arguments:
         return None
     wrong = [t["name"] for t in ep.tools if t["name"] not in (call.name, FINISH)
              and set(call.arguments) - set((t.get("parameters") or {}).get("properties") or {})]
     if not wrong:
         return None
-    best = max(_shared_suffix(name, call.name) for name in wrong)
-    name = rng.choice([n for n in wrong if _shared_suffix(n, call.name) == best])
+    shared = {n: len(os.path.commonprefix([n[::-1], call.name[::-1]])) for n in wrong}  # common name suffix
+    best = max(shared.values())
+    name = rng.choice([n for n in wrong if shared[n] == best])
     return _play_oracle(env, env_id, seed, None, (k, ToolCall(name, call.arguments)))
-
-
-def _shared_suffix(a: str, b: str) -> int:
-    n = 0
-    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
-        n += 1
-    return n
 
 
 def episode_texts(episodes: Sequence[OracleEpisode], eos_token: str, prompt_format: str = "react") -> Iterator[str]:
